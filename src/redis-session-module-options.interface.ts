@@ -1,0 +1,104 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { SessionSerializer } from './session-serializer.interface.js';
+import type { SessionStore } from './session-store.interface.js';
+
+/** `SameSite` attribute of the session cookie; `false` leaves the attribute out. @publicApi */
+export type SessionSameSite = 'lax' | 'strict' | 'none' | false;
+
+/** Cookie options. @publicApi */
+export interface SessionCookieOptions {
+  /** Cookie name. `__Host-` and `__Secure-` names are checked against their rules at boot. @default 'session' */
+  name?: string;
+  /** Max-Age in seconds; unset means a browser-session cookie. When set, the cookie is re-sent as the session slides. @default undefined */
+  maxAge?: number;
+  /** @default '/' */
+  path?: string;
+  /** @default undefined (host-only cookie) */
+  domain?: string;
+  /** `'auto'` sends `Secure` when the request is HTTPS, honouring the app's trust-proxy setting. @default 'auto' */
+  secure?: boolean | 'auto';
+  /** @default true */
+  httpOnly?: boolean;
+  /** @default 'lax' */
+  sameSite?: SessionSameSite;
+}
+
+/** A Redis node address. @publicApi */
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/** How the module connects to Redis when it makes the client itself. @publicApi */
+export interface SessionRedisOptions {
+  /** `redis://user:pass@host:port/db` or `rediss://…`; other fields override its parts. */
+  url?: string;
+  /** @default 'localhost' */
+  host?: string;
+  /** @default 6379 */
+  port?: number;
+  /** @default 0 */
+  db?: number;
+  username?: string;
+  password?: string;
+  /** Connect through a unix socket instead of TCP. */
+  unixSocketPath?: string;
+  /** `true` for TLS with default options. */
+  tls?: boolean;
+  /**
+   * Seconds a command may take, and so how long a request waits on Redis before a 503.
+   * Applies to a client passed in through `client` as well (the request-side bound).
+   * @default 2
+   */
+  socketTimeout?: number;
+  /** Sentinel addresses; needs `sentinelName`. */
+  sentinels?: RedisNodeAddress[];
+  /** The master group name the sentinels watch. */
+  sentinelName?: string;
+  /** Cluster seed nodes: use Redis Cluster. */
+  clusterNodes?: RedisNodeAddress[];
+}
+
+/**
+ * Options of `RedisSessionModule.forRoot(options)`. Every setting of `sessionOptionsFromSettings`
+ * has its camelCase place here; what settings cannot express (clients, stores, functions) too.
+ * @publicApi
+ */
+export interface RedisSessionModuleOptions {
+  /** Signing secret, at least 32 characters. */
+  secret: string;
+  /** Secrets that still verify cookies but never sign (rotation). @default [] */
+  oldSecrets?: string[];
+  /** Idle timeout in seconds, sliding. @default 1200 */
+  timeout?: number;
+  /** Maximum lifetime in seconds since creation, whatever the activity. @default undefined (none) */
+  absoluteTimeout?: number;
+  /** Redis key namespace: a session is stored under `<prefix><id>`. @default 'session:' */
+  prefix?: string;
+  /** Cookie attributes. */
+  cookie?: SessionCookieOptions;
+  /** Persist the session and set the cookie even when the handler throws. @default true */
+  cookieOnException?: boolean;
+  /** Largest serialized session in bytes; a larger commit fails and writes nothing. @default undefined */
+  maxSize?: number;
+  /** Connection settings, used when neither `client`, `clientFactory` nor `store` is given. */
+  redis?: SessionRedisOptions;
+  /** An existing ioredis client or Cluster; the module never closes it. */
+  client?: Redis | Cluster;
+  /** Makes the client; the module closes what it returns on shutdown. */
+  clientFactory?: () => Redis | Cluster;
+  /** Per-field value codec. @default JsonSessionSerializer */
+  serializer?: SessionSerializer;
+  /** Session id generator; its ids must match `^[A-Za-z0-9_-]{22,256}$`. @default 32 random bytes, base64url */
+  idGenerator?: () => string;
+  /** A store other than Redis, for example `new MemorySessionStore()` in tests. */
+  store?: SessionStore;
+}
+
+/**
+ * Implemented by the class given to `forRootAsync({ useClass })` or `useExisting`.
+ * @publicApi
+ */
+export interface RedisSessionOptionsFactory {
+  createRedisSessionOptions(): Promise<RedisSessionModuleOptions> | RedisSessionModuleOptions;
+}

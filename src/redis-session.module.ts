@@ -1,0 +1,96 @@
+import {
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { CsrfGuard } from './csrf.guard.js';
+import {
+  ConfigurableModuleClass,
+  type RedisSessionModuleAsyncOptions,
+  type RedisSessionModuleForRootOptions,
+} from './redis-session.module-definition.js';
+import { SESSION_CONFIG, SESSION_RESOURCES, sessionProviders, type SessionResources } from './redis-session.providers.js';
+import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
+import type { SessionConfig } from './session-config.js';
+import { SessionStore } from './session-store.interface.js';
+import { sessionOptionsFromSettings } from './session-settings.js';
+import { SessionInterceptor } from './session.interceptor.js';
+import { SessionManager } from './session.manager.js';
+import { SessionService } from './session.service.js';
+
+/**
+ * Redis-backed sessions for the whole application: registers the global interceptor that loads
+ * and commits sessions, and exports `SessionService` (global by default).
+ *
+ * @example
+ * RedisSessionModule.forRoot()                                  // REDIS_SESSIONS_* from the environment
+ * RedisSessionModule.forRoot({ secret, redis: { url } })
+ * RedisSessionModule.forRootAsync({ inject: [ConfigService], useFactory: (c) => ({ secret: c.get('SECRET') }) })
+ * @publicApi
+ */
+@Module({
+  providers: [
+    ...sessionProviders,
+    SessionManager,
+    SessionService,
+    SessionInterceptor,
+    CsrfGuard,
+    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+  ],
+  exports: [SessionService, SessionInterceptor, CsrfGuard, SessionStore, REDIS_SESSION_CLIENT],
+})
+export class RedisSessionModule extends ConfigurableModuleClass implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('RedisSession');
+
+  constructor(
+    @Inject(SESSION_RESOURCES) private readonly resources: SessionResources,
+    @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+  ) {
+    super();
+  }
+
+  /**
+   * With options: those options. Without: the `REDIS_SESSIONS_*` environment variables, read when
+   * the application boots (so `ConfigModule` may load a .env file first), all problems in one error.
+   */
+  static forRoot(options?: RedisSessionModuleForRootOptions): DynamicModule {
+    if (options === undefined) {
+      return super.forRootAsync({ useFactory: () => sessionOptionsFromSettings(process.env) });
+    }
+    return super.forRoot(options);
+  }
+
+  /** Options from a factory, a class implementing `createRedisSessionOptions()`, or an existing provider. */
+  static forRootAsync(options: RedisSessionModuleAsyncOptions): DynamicModule {
+    return super.forRootAsync(options);
+  }
+
+  /**
+   * Waits (at most `socket_timeout`) for a client the module made to connect, so the first
+   * requests do not race the connection. Redis being down does not stop the application: sessions
+   * answer 503 until it comes back.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const client = this.resources.client;
+    if (!this.resources.owned || client === null || client.status === 'ready') return;
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), this.config.socketTimeoutMs);
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(value);
+      };
+      const onReady = () => done(true);
+      client.on('ready', onReady);
+    });
+    if (!ready) this.logger.warn('Redis is not reachable yet; sessions answer 503 until it is');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.resources.store.close?.();
+  }
+}

@@ -1,0 +1,51 @@
+import { Logger, type Provider } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
+import { MODULE_OPTIONS_TOKEN } from './redis-session.module-definition.js';
+import type { RedisSessionModuleOptions } from './redis-session-module-options.interface.js';
+import { createRedisClient } from './redis-client.factory.js';
+import { RedisSessionStore } from './redis-session.store.js';
+import { resolveSessionConfig, type SessionConfig } from './session-config.js';
+import { SessionStore } from './session-store.interface.js';
+
+/** Token of the resolved, validated configuration. @internal */
+export const SESSION_CONFIG = 'REDIS_SESSION:CONFIG';
+
+/** Token of the connection the module set up: the store, and the client it made, if any. @internal */
+export const SESSION_RESOURCES = 'REDIS_SESSION:RESOURCES';
+
+/** What the module owns and must release on shutdown. @internal */
+export interface SessionResources {
+  store: SessionStore;
+  client: Redis | Cluster | null;
+  /** Whether the module made the client (and so closes it). */
+  owned: boolean;
+}
+
+function setUpResources(options: RedisSessionModuleOptions, config: SessionConfig): SessionResources {
+  if (options.store) return { store: options.store, client: null, owned: false };
+  const owned = options.client === undefined;
+  const client = options.client ?? options.clientFactory?.() ?? createRedisClient(options.redis, config.socketTimeoutMs);
+  if (owned) {
+    const logger = new Logger('RedisSession');
+    let down = false;
+    // Without a listener ioredis prints every reconnect error; log an outage once, and its end.
+    client.on('error', (error: Error) => {
+      if (!down) logger.error(`Redis connection error: ${error.message}; retrying in the background`);
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) logger.log('Redis connection restored');
+      down = false;
+    });
+  }
+  return { store: new RedisSessionStore(client, config.prefix, owned), client, owned };
+}
+
+/** The module's providers beside the ones ConfigurableModuleBuilder makes. @internal */
+export const sessionProviders: Provider[] = [
+  { provide: SESSION_CONFIG, useFactory: resolveSessionConfig, inject: [MODULE_OPTIONS_TOKEN] },
+  { provide: SESSION_RESOURCES, useFactory: setUpResources, inject: [MODULE_OPTIONS_TOKEN, SESSION_CONFIG] },
+  { provide: SessionStore, useFactory: (r: SessionResources) => r.store, inject: [SESSION_RESOURCES] },
+  { provide: REDIS_SESSION_CLIENT, useFactory: (r: SessionResources) => r.client, inject: [SESSION_RESOURCES] },
+];

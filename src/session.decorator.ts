@@ -1,0 +1,37 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { requestOf, slotOf } from './session-request.util.js';
+import { MESSAGES } from './session.errors.js';
+
+/** Metadata key marking handlers that take `@Session()`: the interceptor loads for them only. @internal */
+export const USES_SESSION = 'redis-session:uses-session';
+
+/**
+ * The request's session as a plain-looking object: read, assign and `delete` keys, mutate nested
+ * values; everything is persisted at the end of the request. `@Session('key')` gives one value.
+ *
+ * Import it from `nestjs-redis-sessions`, not `@nestjs/common` (whose `Session` reads
+ * `req.session` and knows nothing of this library); `RedisSession` is the same decorator under a
+ * name that cannot be confused.
+ * @example
+ * @Get('count') count(@Session() session: SessionData) { session.n = ((session.n as number) ?? 0) + 1; }
+ * @publicApi
+ */
+export const Session = createParamDecorator(
+  (key: string | undefined, context: ExecutionContext) => {
+    const request = requestOf(context);
+    const state = request && slotOf(request)?.state;
+    if (!state) throw new Error(MESSAGES.notLoaded);
+    return key === undefined ? state.data : state.data[key];
+  },
+  [
+    (target: object, propertyKey: string | symbol | undefined) => {
+      if (propertyKey !== undefined) Reflect.defineMetadata(USES_SESSION, true, target.constructor, propertyKey);
+    },
+  ],
+);
+
+/**
+ * `@Session()` under a name that cannot be mistaken for `@nestjs/common`'s `Session`.
+ * @publicApi
+ */
+export const RedisSession = Session;

@@ -1,0 +1,67 @@
+import { HttpStatus, InternalServerErrorException, ServiceUnavailableException } from '@nestjs/common';
+
+/**
+ * Message factories, kept together so that logs and errors say the same thing.
+ * @internal
+ */
+export const MESSAGES = {
+  invalidOptions: (problems: string[]) =>
+    `RedisSession configuration error: ${problems.length} problem(s):\n  - ${problems.join('\n  - ')}`,
+  unserializable: (key: string, reason: string) =>
+    `Session value "${key}" cannot be serialized: ${reason}. Nothing of this commit was written.`,
+  tooLarge: (size: number, max: number) =>
+    `Session is ${size} bytes serialized, more than max_size (${max}). Nothing of this commit was written.`,
+  storeUnavailable: 'Session store unavailable',
+  notLoaded:
+    'No session was loaded for this request: is RedisSessionModule imported, and is this an HTTP route?',
+};
+
+/** Thrown at boot when settings or options are missing or invalid; names every problem. @publicApi */
+export class InvalidSessionOptionsError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(MESSAGES.invalidOptions(problems));
+    this.name = 'InvalidSessionOptionsError';
+  }
+}
+
+/** A session value that the serializer cannot encode (BigInt, a cycle, a function). @publicApi */
+export class SessionSerializationError extends InternalServerErrorException {
+  constructor(
+    public readonly key: string,
+    reason: string,
+  ) {
+    super(MESSAGES.unserializable(key, reason));
+  }
+}
+
+/** A commit larger than `max_size`. @publicApi */
+export class SessionTooLargeError extends InternalServerErrorException {
+  constructor(
+    public readonly size: number,
+    public readonly maxSize: number,
+  ) {
+    super(MESSAGES.tooLarge(size, maxSize));
+  }
+}
+
+/**
+ * The session store could not answer in time (Redis down, hung, failing over).
+ * Answers 503 with a fixed message: the Redis error itself is logged, never sent to the client.
+ * @publicApi
+ */
+export class SessionStoreUnavailableException extends ServiceUnavailableException {
+  constructor(cause?: unknown) {
+    super(
+      { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message: MESSAGES.storeUnavailable, error: 'Service Unavailable' },
+      { cause },
+    );
+  }
+}
+
+/** Data under a session key that is not a session (wrong type, bad JSON, missing meta fields). @publicApi */
+export class CorruptSessionError extends Error {
+  constructor(reason: string) {
+    super(`Corrupt session data: ${reason}`);
+    this.name = 'CorruptSessionError';
+  }
+}

@@ -1,0 +1,289 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { parse, serialize } from 'cookie';
+import { SESSION_ID_PATTERN, idForLog, signSessionId, verifySessionCookie } from './cookie-signature.util.js';
+import { SESSION_CONFIG } from './redis-session.providers.js';
+import type { SessionConfig } from './session-config.js';
+import type { SessionData } from './session-data.interface.js';
+import {
+  SESSION_SLOT,
+  appendSetCookie,
+  headersSent,
+  isHttps,
+  rawRequest,
+  slotOf,
+  type SessionSlot,
+} from './session-request.util.js';
+import { META, SessionState, fieldOf, keyOf } from './session-state.js';
+import { SessionStore } from './session-store.interface.js';
+import {
+  CorruptSessionError,
+  SessionSerializationError,
+  SessionStoreUnavailableException,
+  SessionTooLargeError,
+} from './session.errors.js';
+
+const QUIET_MS = 5000;
+
+/** What a commit writes, computed before any I/O so that a bad value writes nothing. */
+interface Delta {
+  set: string[];
+  remove: string[];
+  all: string[];
+}
+
+/**
+ * The request path: resolves the cookie, loads lazily (once per request), and commits the delta.
+ * Internal; applications use `SessionService`.
+ * @internal
+ */
+@Injectable()
+export class SessionManager {
+  private readonly logger = new Logger('RedisSession');
+  private lastOutageLog = 0;
+  private suppressed = 0;
+
+  constructor(
+    @Inject(SESSION_CONFIG) readonly config: SessionConfig,
+    @Inject(SessionStore) readonly store: SessionStore,
+  ) {}
+
+  /** The request's session, loaded at most once per request. */
+  load(request: object): Promise<SessionData> {
+    const raw = rawRequest(request);
+    const existing = raw[SESSION_SLOT];
+    if (existing) return existing.promise;
+    const slot = {} as SessionSlot;
+    slot.promise = this.resolve(raw.headers.cookie).then((state) => {
+      slot.state = state;
+      return state.data;
+    });
+    raw[SESSION_SLOT] = slot;
+    return slot.promise;
+  }
+
+  /** A new, empty, unsaved session with a server-made id. */
+  fresh(): SessionState {
+    const now = Date.now();
+    const deadline = this.config.absoluteTimeoutMs === undefined ? undefined : now + this.config.absoluteTimeoutMs;
+    return new SessionState(this.newId(), {}, now, deadline);
+  }
+
+  newId(): string {
+    const id = this.config.idGenerator();
+    // A custom generator must still make ids the cookie parser accepts, or sessions would never load.
+    if (typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) {
+      throw new TypeError('idGenerator must return 22 to 256 characters of [A-Za-z0-9_-]');
+    }
+    return id;
+  }
+
+  private async resolve(header: string | undefined): Promise<SessionState> {
+    const value = header === undefined ? undefined : parse(header)[this.config.cookieName];
+    const verified = value === undefined ? null : verifySessionCookie(value, this.config.secrets);
+    if (verified === null) return this.fresh();
+    let fields: Map<string, string> | null;
+    try {
+      fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000, Date.now());
+    } catch (error) {
+      if (error instanceof CorruptSessionError) {
+        this.logger.warn(`${error.message} (session ${this.logId(verified.id)}); starting a fresh session`);
+        return this.fresh();
+      }
+      throw this.unavailable(error);
+    }
+    if (fields === null) return this.fresh();
+    try {
+      const state = this.revive(verified.id, fields);
+      state.resign = verified.secretIndex > 0;
+      return state;
+    } catch (error) {
+      this.logger.warn(`Corrupt session data (session ${this.logId(verified.id)}): ${error.message}; starting a fresh session`);
+      return this.fresh();
+    }
+  }
+
+  private revive(id: string, fields: Map<string, string>): SessionState {
+    const created = Number(fields.get(META.created));
+    const deadlineText = fields.get(META.deadline);
+    const timeoutText = fields.get(META.timeout);
+    const deadline = deadlineText === undefined ? undefined : Number(deadlineText);
+    const timeout = timeoutText === undefined ? undefined : Number(timeoutText);
+    if (!Number.isFinite(created) || (deadline !== undefined && !Number.isFinite(deadline)) || (timeout !== undefined && !(timeout > 0))) {
+      throw new CorruptSessionError('meta fields are not numbers');
+    }
+    const data: Record<string, unknown> = {};
+    const state = new SessionState(id, data, created, deadline, timeout);
+    const { serializer } = this.config;
+    for (const [field, text] of fields) {
+      const key = keyOf(field);
+      if (key !== undefined) {
+        const value = serializer.deserialize(text);
+        // A stored "__proto__" must become plain data, never the object's prototype.
+        if (key === '__proto__') Object.defineProperty(data, key, { value, writable: true, enumerable: true, configurable: true });
+        else data[key] = value;
+      } else if (field === META.created || field === META.deadline || field === META.timeout) {
+        continue;
+      } else {
+        state.system.set(field, serializer.deserialize(text));
+      }
+      state.snapshot.set(field, text);
+    }
+    state.persisted = true;
+    state.isNew = false;
+    state.loadedId = id;
+    return state;
+  }
+
+  /** Serializes every field and compares with the snapshot; throws, naming the key, before any write. */
+  private delta(state: SessionState): Delta {
+    const { serializer, maxSize } = this.config;
+    const set: string[] = [];
+    const all: string[] = [];
+    let size = 0;
+    let kept = 0;
+    const add = (field: string, name: string, value: unknown) => {
+      let text: string;
+      try {
+        text = serializer.serialize(value);
+      } catch (error) {
+        throw new SessionSerializationError(name, error?.message ?? String(error));
+      }
+      if (typeof text !== 'string') throw new SessionSerializationError(name, 'the serializer did not return a string');
+      all.push(field, text);
+      if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
+      const before = state.snapshot.get(field);
+      if (before !== undefined) kept++;
+      if (before !== text) set.push(field, text);
+    };
+    const data = state.data as Record<string, unknown>;
+    for (const key of Object.keys(data)) {
+      const value = data[key];
+      if (value !== undefined) add(fieldOf(key), key, value);
+    }
+    for (const [field, value] of state.system) if (value !== undefined) add(field, field, value);
+    if (maxSize !== undefined && size > maxSize) throw new SessionTooLargeError(size, maxSize);
+    const remove: string[] = [];
+    if (kept < state.snapshot.size) {
+      for (const field of state.snapshot.keys()) {
+        const key = keyOf(field);
+        const present = key === undefined ? state.system.get(field) !== undefined : data[key] !== undefined && Object.hasOwn(data, key);
+        if (!present) remove.push(field);
+      }
+    }
+    return { set, remove, all };
+  }
+
+  private ttlOf(state: SessionState, now: number): number {
+    const idle = (state.timeout ?? this.config.timeoutSeconds) * 1000;
+    return state.deadline === undefined ? idle : Math.min(idle, state.deadline - now);
+  }
+
+  /**
+   * Persists what the request changed and sets or clears the cookie, before the response leaves.
+   * Runs at most once per request.
+   */
+  async commit(request: object, response: object): Promise<void> {
+    const slot = slotOf(request);
+    const state = slot?.state;
+    if (!slot || !state || slot.committed) return;
+    slot.committed = true;
+    let delta: Delta;
+    try {
+      delta = this.delta(state);
+    } catch (error) {
+      // Nest does not log HttpExceptions, and a 500 nobody can trace is worse than a log line.
+      this.logger.error(error.message);
+      throw error;
+    }
+    let cookie: 'set' | 'clear' | undefined;
+    try {
+      cookie = await this.write(state, delta);
+    } catch (error) {
+      throw error instanceof SessionStoreUnavailableException ? error : this.unavailable(error);
+    }
+    if (cookie === undefined) return;
+    if (headersSent(response)) {
+      this.logger.warn('The response was sent before the session committed (a handler using @Res()?): cookie not set');
+      return;
+    }
+    appendSetCookie(response, this.cookieHeader(request, cookie === 'set' ? state.id : undefined));
+  }
+
+  private async write(state: SessionState, delta: Delta): Promise<'set' | 'clear' | undefined> {
+    const { store } = this;
+    const now = Date.now();
+    const ttl = this.ttlOf(state, now);
+    const discarded = state.discarded.map((id) => store.destroy(id));
+    try {
+      const ending = state.expireNow || ttl <= 0;
+      if (ending) {
+        if (state.persisted) await store.destroy(state.id);
+        if (state.predecessor !== null) await store.destroy(state.predecessor);
+        return state.loadedId ? 'clear' : undefined;
+      }
+      if (!state.persisted) {
+        if (delta.all.length === 0 && state.predecessor === null) return state.loadedId ? 'clear' : undefined;
+        // Regenerate: the old id must be dead before the new one lives; if a concurrent logout
+        // already deleted it, the new one is not created (no resurrection under a new name).
+        if (state.predecessor !== null && !(await store.destroy(state.predecessor))) return 'clear';
+        await this.create(state, delta, ttl);
+        return 'set';
+      }
+      if (delta.set.length > 0 || delta.remove.length > 0 || state.timeoutChanged) {
+        const set = state.timeoutChanged ? [...delta.set, META.timeout, String(state.timeout)] : delta.set;
+        if (!(await store.update(state.id, set, delta.remove, ttl))) return 'clear';
+      }
+      return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : undefined;
+    } finally {
+      await Promise.all(discarded);
+    }
+  }
+
+  private async create(state: SessionState, delta: Delta, ttl: number): Promise<void> {
+    const meta = [META.created, String(state.created)];
+    if (state.deadline !== undefined) meta.push(META.deadline, String(state.deadline));
+    if (state.timeout !== undefined) meta.push(META.timeout, String(state.timeout));
+    const fields = [...meta, ...delta.all];
+    // 256-bit ids do not collide in practice; if one ever does, the existing session is left alone.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.store.create(state.id, fields, ttl)) {
+        state.persisted = true;
+        return;
+      }
+      state.id = this.newId();
+    }
+    throw new Error('Could not find a free session id');
+  }
+
+  private cookieHeader(request: object, id: string | undefined): string {
+    const { config } = this;
+    const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
+    if (id === undefined) {
+      return serialize(config.cookieName, '', { ...config.cookieAttributes, secure, maxAge: 0, expires: new Date(0) });
+    }
+    return serialize(config.cookieName, signSessionId(id, config.secrets[0]), {
+      ...config.cookieAttributes,
+      secure,
+      maxAge: config.cookieMaxAge,
+    });
+  }
+
+  /** A salted digest of an id, safe for logs. */
+  logId(id: string): string {
+    return idForLog(id, this.config.secrets[0]);
+  }
+
+  /** Logs a store failure (at most once per few seconds during an outage) and maps it to a 503. */
+  unavailable(error: unknown): SessionStoreUnavailableException {
+    const now = Date.now();
+    if (now - this.lastOutageLog >= QUIET_MS) {
+      const more = this.suppressed > 0 ? ` (${this.suppressed} similar errors not logged)` : '';
+      this.logger.error(`Session store unavailable: ${(error as Error)?.message ?? error}${more}`);
+      this.lastOutageLog = now;
+      this.suppressed = 0;
+    } else {
+      this.suppressed++;
+    }
+    return new SessionStoreUnavailableException(error);
+  }
+}

@@ -1,0 +1,157 @@
+import { Injectable } from '@nestjs/common';
+import { randomToken } from './cookie-signature.util.js';
+import type { SessionData } from './session-data.interface.js';
+import { SESSION_STATE, SYSTEM, stateOf } from './session-state.js';
+import { SessionManager } from './session.manager.js';
+
+/**
+ * Everything an application does with sessions beyond reading and writing keys. Methods that take
+ * a session act on the current request's session and take effect when it commits, at the end of
+ * the request; `load`, `destroy` and `exists` talk to the store.
+ * @publicApi
+ */
+@Injectable()
+export class SessionService {
+  constructor(private readonly manager: SessionManager) {}
+
+  /**
+   * The request's session, loaded at most once per request: a guard or middleware gets the same
+   * object the handler's `@Session()` gets. Accepts an Express, Fastify or raw Node request.
+   * @throws SessionStoreUnavailableException (503) when the store does not answer in time.
+   */
+  load(request: object): Promise<SessionData> {
+    return this.manager.load(request);
+  }
+
+  /**
+   * From now on this session's idle timeout is `seconds` (persisted with the session, visible as
+   * its TTL), never past the absolute deadline. `0` ends the session at commit.
+   * @throws RangeError for NaN, negative or infinite values.
+   */
+  adjustTimeout(session: SessionData, seconds: number): void {
+    const state = stateOf(session);
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+      throw new RangeError(`Session timeout must be a finite number of seconds >= 0, got ${String(seconds)}`);
+    }
+    if (seconds === 0) {
+      state.expireNow = true;
+      return;
+    }
+    state.timeout = seconds;
+    state.timeoutChanged = true;
+  }
+
+  /**
+   * Ends the session: its key is deleted and the cookie expired at commit. Writes after this call
+   * in the same request start a new session with a new id.
+   */
+  invalidate(session: SessionData): void {
+    const state = stateOf(session);
+    if (state.persisted) state.discarded.push(state.id);
+    if (state.predecessor !== null) state.discarded.push(state.predecessor);
+    const fresh = this.manager.fresh();
+    for (const key of Object.keys(session)) delete session[key];
+    state.id = fresh.id;
+    state.created = fresh.created;
+    state.deadline = fresh.deadline;
+    state.timeout = undefined;
+    state.persisted = false;
+    state.predecessor = null;
+    state.snapshot.clear();
+    state.system.clear();
+    state.timeoutChanged = false;
+    state.expireNow = false;
+    state.resign = false;
+    state.isNew = true;
+  }
+
+  /**
+   * Moves the session to a new id, keeping its data (call it at login, against fixation). The old
+   * id is dead once the request commits; the CSRF token, if any, is rotated too.
+   */
+  regenerate(session: SessionData): void {
+    const state = stateOf(session);
+    if (state.persisted) {
+      state.predecessor = state.id;
+      state.persisted = false;
+    }
+    state.id = this.manager.newId();
+    state.snapshot.clear();
+    if (state.system.has(SYSTEM.csrf)) state.system.set(SYSTEM.csrf, randomToken());
+  }
+
+  /** The session id (the part of the cookie before the signature). */
+  getId(session: SessionData): string {
+    return stateOf(session).id;
+  }
+
+  /** Whether the session did not exist before this request. */
+  isNew(session: SessionData): boolean {
+    return stateOf(session).isNew;
+  }
+
+  /** Queues a flash message (any JSON value) for a later request. */
+  flash(session: SessionData, message: unknown, queue = '', allowDuplicate = true): void {
+    const state = stateOf(session);
+    const field = SYSTEM.flash(queue);
+    const messages = (state.system.get(field) as unknown[] | undefined) ?? [];
+    if (!allowDuplicate && messages.some((m) => JSON.stringify(m) === JSON.stringify(message))) return;
+    state.system.set(field, [...messages, message]);
+  }
+
+  /** The queued flash messages, left in place. */
+  peekFlash<T = unknown>(session: SessionData, queue = ''): T[] {
+    const messages = stateOf(session).system.get(SYSTEM.flash(queue)) as T[] | undefined;
+    return messages ? [...messages] : [];
+  }
+
+  /** The queued flash messages, removed (the removal is committed with the request). */
+  popFlash<T = unknown>(session: SessionData, queue = ''): T[] {
+    const state = stateOf(session);
+    const field = SYSTEM.flash(queue);
+    const messages = state.system.get(field) as T[] | undefined;
+    state.system.delete(field);
+    return messages ?? [];
+  }
+
+  /** Makes and stores a new CSRF token (256 bits), replacing any previous one. */
+  newCsrfToken(session: SessionData): string {
+    const token = randomToken();
+    stateOf(session).system.set(SYSTEM.csrf, token);
+    return token;
+  }
+
+  /** The session's CSRF token, made on first use. */
+  getCsrfToken(session: SessionData): string {
+    const token = stateOf(session).system.get(SYSTEM.csrf);
+    return typeof token === 'string' ? token : this.newCsrfToken(session);
+  }
+
+  /** Deletes a session by id (administration); resolves whether it existed. */
+  destroy(id: string): Promise<boolean> {
+    return this.guard(this.manager.store.destroy(id));
+  }
+
+  /** Whether a live session exists under `id`. */
+  exists(id: string): Promise<boolean> {
+    return this.guard(this.manager.store.exists(id));
+  }
+
+  /** Every live session id in this namespace (SCAN, never KEYS). */
+  ids(): AsyncIterable<string> {
+    return this.manager.store.ids();
+  }
+
+  /** Whether a value is a session object given by this library. */
+  isSession(value: unknown): value is SessionData {
+    return typeof value === 'object' && value !== null && SESSION_STATE in value;
+  }
+
+  private async guard<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (error) {
+      throw this.manager.unavailable(error);
+    }
+  }
+}
