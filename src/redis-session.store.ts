@@ -89,10 +89,14 @@ export class RedisSessionStore implements SessionStore {
   async close(): Promise<void> {
     if (!this.owned) return;
     const client = this.client as Redis;
+    if (client.status === 'end') return;
+    // QUIT's reply arrives before the socket closes: wait for 'end' so nothing is left open.
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
     if (client.status === 'ready') {
       await client.quit().catch(() => client.disconnect());
     } else {
       client.disconnect();
     }
+    await ended;
   }
 }

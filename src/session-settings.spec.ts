@@ -1,0 +1,147 @@
+import { InvalidSessionOptionsError } from './session.errors.js';
+import { SESSION_SETTING_NAMES, sessionOptionsFromSettings } from './session-settings.js';
+
+const SECRET = 's'.repeat(32);
+
+function problemsOf(settings: Record<string, unknown>, prefix?: string): string[] {
+  try {
+    sessionOptionsFromSettings(settings, prefix);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidSessionOptionsError);
+    return (error as InvalidSessionOptionsError).problems;
+  }
+  throw new Error('expected an error');
+}
+
+describe('sessionOptionsFromSettings', () => {
+  it('reads the dotted form and coerces every kind of value', () => {
+    const options = sessionOptionsFromSettings({
+      'redis.sessions.secret': SECRET,
+      'redis.sessions.old_secrets': `${'a'.repeat(32)}, ${'b'.repeat(32)}`,
+      'redis.sessions.timeout': '60',
+      'redis.sessions.absolute_timeout': '3600',
+      'redis.sessions.cookie_secure': 'auto',
+      'redis.sessions.cookie_httponly': 'false',
+      'redis.sessions.cookie_samesite': 'Strict',
+      'redis.sessions.cookie_on_exception': 'no',
+      'redis.sessions.socket_timeout': '0.5',
+      'redis.sessions.sentinels': 'a:26379, b:26380',
+      'redis.sessions.sentinel_name': 'mymaster',
+      'redis.sessions.max_size': '4096',
+      unrelated: 'ignored',
+    });
+    expect(options).toEqual({
+      secret: SECRET,
+      oldSecrets: ['a'.repeat(32), 'b'.repeat(32)],
+      timeout: 60,
+      absoluteTimeout: 3600,
+      cookie: { secure: 'auto', httpOnly: false, sameSite: 'strict' },
+      cookieOnException: false,
+      maxSize: 4096,
+      redis: {
+        socketTimeout: 0.5,
+        sentinels: [
+          { host: 'a', port: 26379 },
+          { host: 'b', port: 26380 },
+        ],
+        sentinelName: 'mymaster',
+      },
+    });
+  });
+
+  it('reads the environment form of the same settings, so process.env can be passed as is', () => {
+    const options = sessionOptionsFromSettings({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_COOKIE_NAME: 'sid',
+      REDIS_SESSIONS_PORT: '6380',
+      REDIS_SESSIONS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001',
+      REDIS_SESSIONS_COOKIE_DOMAIN: '',
+      PATH: '/usr/bin',
+    });
+    expect(options).toEqual({
+      secret: SECRET,
+      cookie: { name: 'sid' },
+      redis: { port: 6380, clusterNodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }] },
+    });
+  });
+
+  it('derives the environment form of a custom prefix', () => {
+    expect(sessionOptionsFromSettings({ 'my.app.secret': SECRET }, 'my.app.')).toEqual({ secret: SECRET });
+    expect(sessionOptionsFromSettings({ MY_APP_SECRET: SECRET }, 'my.app.')).toEqual({ secret: SECRET });
+  });
+
+  it('throws one error that names every bad, unknown or missing setting', () => {
+    const problems = problemsOf({
+      'redis.sessions.timeout': 'soon',
+      'redis.sessions.cookie_secure': 'maybe',
+      'redis.sessions.cookie_samesite': 'loose',
+      'redis.sessions.port': '70000',
+      'redis.sessions.cookie_name': 'bad name',
+      REDIS_SESSIONS_COLOR: 'blue',
+    });
+    const text = problems.join('\n');
+    expect(text).toContain('redis.sessions.secret (REDIS_SESSIONS_SECRET)');
+    expect(text).toContain('redis.sessions.timeout must be a whole number, got "soon"');
+    expect(text).toContain('redis.sessions.cookie_secure must be true, false or auto');
+    expect(text).toContain('redis.sessions.cookie_samesite must be lax, strict, none or false');
+    expect(text).toContain('redis.sessions.port (REDIS_SESSIONS_PORT)');
+    expect(text).toContain('redis.sessions.cookie_name (REDIS_SESSIONS_COOKIE_NAME)');
+    expect(text).toContain('REDIS_SESSIONS_COLOR is not a known setting');
+    expect(problems.filter((p) => p.startsWith('redis.sessions.timeout'))).toHaveLength(1);
+  });
+
+  it('rejects a secret shorter than 32 characters and short old secrets', () => {
+    const problems = problemsOf({ REDIS_SESSIONS_SECRET: 'short', REDIS_SESSIONS_OLD_SECRETS: 'tiny' });
+    expect(problems.join('\n')).toMatch(/secret \(REDIS_SESSIONS_SECRET\) must be at least 32 characters/);
+    expect(problems.join('\n')).toMatch(/old_secrets \(REDIS_SESSIONS_OLD_SECRETS\) each must be at least 32/);
+  });
+
+  it('enforces __Host- and __Secure- cookie rules and SameSite=None without Secure', () => {
+    const host = problemsOf({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_COOKIE_NAME: '__Host-sid',
+      REDIS_SESSIONS_COOKIE_DOMAIN: 'example.com',
+      REDIS_SESSIONS_COOKIE_PATH: '/app',
+      REDIS_SESSIONS_COOKIE_SECURE: 'false',
+    }).join('\n');
+    expect(host).toContain('__Host- needs redis.sessions.cookie_secure');
+    expect(host).toContain('__Host- forbids redis.sessions.cookie_domain');
+    expect(host).toContain('__Host- needs redis.sessions.cookie_path');
+    const secure = problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_COOKIE_NAME: '__Secure-sid', REDIS_SESSIONS_COOKIE_SECURE: '0' });
+    expect(secure.join('\n')).toContain('__Secure- needs');
+    const none = problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_COOKIE_SAMESITE: 'none', REDIS_SESSIONS_COOKIE_SECURE: 'false' });
+    expect(none.join('\n')).toContain('none needs');
+  });
+
+  it('rejects cookie names, paths and domains that would inject attributes', () => {
+    for (const [name, value] of [
+      ['COOKIE_NAME', 'a;b'],
+      ['COOKIE_NAME', 'a\r\nb'],
+      ['COOKIE_PATH', '/a;Domain=evil'],
+      ['COOKIE_DOMAIN', 'evil.com;x'],
+      ['COOKIE_DOMAIN', 'a b'],
+    ]) {
+      expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, [`REDIS_SESSIONS_${name}`]: value }).join('\n')).toContain(
+        `redis.sessions.${name.toLowerCase()}`,
+      );
+    }
+  });
+
+  it('names Sentinel settings that need each other', () => {
+    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'a:1' }).join('\n')).toContain(
+      'redis.sessions.sentinel_name (REDIS_SESSIONS_SENTINEL_NAME) is required',
+    );
+    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'nope' }).join('\n')).toContain('host:port');
+  });
+
+  it('knows every setting of the contract', () => {
+    expect([...SESSION_SETTING_NAMES].sort()).toEqual(
+      [
+        'secret', 'old_secrets', 'timeout', 'absolute_timeout', 'prefix', 'cookie_name', 'cookie_max_age', 'cookie_path',
+        'cookie_domain', 'cookie_secure', 'cookie_httponly', 'cookie_samesite', 'cookie_on_exception', 'url', 'host',
+        'port', 'db', 'username', 'password', 'unix_socket_path', 'tls', 'socket_timeout', 'sentinels', 'sentinel_name',
+        'cluster_nodes', 'max_size',
+      ].sort(),
+    );
+  });
+});
