@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { parse, serialize } from 'cookie';
-import { SESSION_ID_PATTERN, idForLog, signSessionId, verifySessionCookie } from './cookie-signature.util.js';
+import {
+  SESSION_ID_PATTERN,
+  idForLog,
+  signSessionId,
+  verifySessionCookie,
+  type VerifiedId,
+} from './cookie-signature.util.js';
 import { SESSION_CONFIG } from './redis-session.providers.js';
 import type { SessionConfig } from './session-config.js';
 import type { SessionData } from './session-data.interface.js';
@@ -23,6 +29,14 @@ import {
 } from './session.errors.js';
 
 const QUIET_MS = 5000;
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
 
 /** What a commit writes, computed before any I/O so that a bad value writes nothing. */
 interface Delta {
@@ -77,9 +91,35 @@ export class SessionManager {
     return id;
   }
 
+  /**
+   * The verified id the Cookie header carries, or null. Two different validly signed session
+   * cookies (one tossed in from a sibling subdomain, say) are ambiguous: neither is trusted.
+   */
+  private verifiedCookie(header: string | undefined): VerifiedId | null {
+    if (header === undefined) return null;
+    const { cookieName, secrets } = this.config;
+    const value = parse(header)[cookieName];
+    if (value === undefined) return null;
+    const first = verifySessionCookie(value, secrets);
+    // Fast path: the name occurs once. Otherwise look at every cookie of that name.
+    if (header.indexOf(`${cookieName}=`, header.indexOf(`${cookieName}=`) + 1) === -1) return first;
+    let chosen: VerifiedId | null = null;
+    for (const part of header.split(';')) {
+      const pair = part.trim();
+      if (!pair.startsWith(`${cookieName}=`)) continue;
+      const candidate = verifySessionCookie(safeDecode(pair.slice(cookieName.length + 1)), secrets);
+      if (candidate === null) continue;
+      if (chosen !== null && chosen.id !== candidate.id) {
+        this.logger.warn('Two different signed session cookies in one request: starting a fresh session');
+        return null;
+      }
+      chosen = candidate;
+    }
+    return chosen;
+  }
+
   private async resolve(header: string | undefined): Promise<SessionState> {
-    const value = header === undefined ? undefined : parse(header)[this.config.cookieName];
-    const verified = value === undefined ? null : verifySessionCookie(value, this.config.secrets);
+    const verified = this.verifiedCookie(header);
     if (verified === null) return this.fresh();
     let fields: Map<string, string> | null;
     try {
@@ -91,7 +131,11 @@ export class SessionManager {
       }
       throw this.unavailable(error);
     }
-    if (fields === null) return this.fresh();
+    if (fields === null) {
+      // Expired, destroyed, or never issued here: strict mode never adopts the presented id.
+      this.logger.debug(`Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`);
+      return this.fresh();
+    }
     try {
       const state = this.revive(verified.id, fields);
       state.resign = verified.secretIndex > 0;
@@ -206,7 +250,7 @@ export class SessionManager {
       this.logger.warn('The response was sent before the session committed (a handler using @Res()?): cookie not set');
       return;
     }
-    appendSetCookie(response, this.cookieHeader(request, cookie === 'set' ? state.id : undefined));
+    appendSetCookie(response, this.cookieHeader(request, cookie === 'set' ? state.id : undefined, state.deadline));
   }
 
   private async write(state: SessionState, delta: Delta): Promise<'set' | 'clear' | undefined> {
@@ -255,7 +299,14 @@ export class SessionManager {
     throw new Error('Could not find a free session id');
   }
 
-  private cookieHeader(request: object, id: string | undefined): string {
+  /** Max-Age, never past the absolute deadline: a cookie outliving its session only confuses clients. */
+  private cookieMaxAge(deadline: number | undefined): number | undefined {
+    const { cookieMaxAge } = this.config;
+    if (cookieMaxAge === undefined || deadline === undefined) return cookieMaxAge;
+    return Math.max(0, Math.min(cookieMaxAge, Math.floor((deadline - Date.now()) / 1000)));
+  }
+
+  private cookieHeader(request: object, id: string | undefined, deadline?: number): string {
     const { config } = this;
     const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
     if (id === undefined) {
@@ -264,7 +315,7 @@ export class SessionManager {
     return serialize(config.cookieName, signSessionId(id, config.secrets[0]), {
       ...config.cookieAttributes,
       secure,
-      maxAge: config.cookieMaxAge,
+      maxAge: this.cookieMaxAge(deadline),
     });
   }
 
