@@ -1,0 +1,168 @@
+import { Body, Controller, Get, HttpCode, Injectable, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { CsrfGuard, Session, SessionService, type SessionData } from '../../src/index.js';
+
+/**
+ * Lets a spec hold a request between its load and its commit, so races are played out in a
+ * chosen order instead of hoped for with timers.
+ */
+@Injectable()
+export class Latches {
+  private readonly gates = new Map<string, { opened: Promise<void>; open: () => void; reached: Promise<void>; arrive: () => void }>();
+
+  private gate(name: string) {
+    let gate = this.gates.get(name);
+    if (!gate) {
+      let open!: () => void;
+      let arrive!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      const reached = new Promise<void>((resolve) => (arrive = resolve));
+      gate = { opened, open, reached, arrive };
+      this.gates.set(name, gate);
+    }
+    return gate;
+  }
+
+  /** Called by a handler: says it got here, then waits until the spec opens the gate. */
+  async wait(name: string): Promise<void> {
+    const gate = this.gate(name);
+    gate.arrive();
+    await gate.opened;
+  }
+
+  /** Resolves once a handler is waiting at the gate. */
+  reached(name: string): Promise<void> {
+    return this.gate(name).reached;
+  }
+
+  open(name: string): void {
+    this.gate(name).open();
+  }
+}
+
+/** Routes for the security and concurrency specs. */
+@Controller('sec')
+export class SecurityTestController {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly latches: Latches,
+  ) {}
+
+  @Get('login')
+  login(@Session() session: SessionData) {
+    this.sessions.regenerate(session);
+    session.userId = 7;
+    return { id: this.sessions.getId(session) };
+  }
+
+  @Get('whoami')
+  whoami(@Session() session: SessionData) {
+    return { userId: session.userId ?? null };
+  }
+
+  @Get('csrf')
+  csrf(@Session() session: SessionData) {
+    return { token: this.sessions.getCsrfToken(session) };
+  }
+
+  @Post('protected')
+  @HttpCode(200)
+  @UseGuards(CsrfGuard)
+  protectedAction() {
+    return { ok: true };
+  }
+
+  @Get('protected')
+  @UseGuards(CsrfGuard)
+  safeAction() {
+    return { ok: true };
+  }
+
+  @Get('flash/:message')
+  flash(@Session() session: SessionData, @Param('message') message: string) {
+    this.sessions.flash(session, message, 'info', false);
+    return { queued: this.sessions.peekFlash(session, 'info') };
+  }
+
+  @Get('pop-flash')
+  popFlash(@Session() session: SessionData) {
+    return { messages: this.sessions.popFlash(session, 'info') };
+  }
+
+  @Get('set/:key/:value')
+  set(@Session() session: SessionData, @Param('key') key: string, @Param('value') value: string) {
+    session[key] = value;
+    return { ok: true };
+  }
+
+  @Get('dump')
+  dump(@Session() session: SessionData) {
+    return { keys: Object.keys(session), data: session, isNew: this.sessions.isNew(session) };
+  }
+
+  @Get('own-cookie')
+  ownCookie(@Session() session: SessionData, @Res({ passthrough: true }) response: any) {
+    session.x = 1;
+    // Both platforms: the app sets a cookie of its own beside the session's.
+    if (typeof response.append === 'function') response.append('Set-Cookie', 'theme=dark; Path=/');
+    else response.header('set-cookie', 'theme=dark; Path=/');
+    return { ok: true };
+  }
+
+  @Get('huge')
+  huge(@Session() session: SessionData) {
+    session.blob = 'x'.repeat(1024 * 1024);
+    return { ok: true };
+  }
+
+  @Get('fn')
+  fn(@Session() session: SessionData) {
+    session.ok = 'yes';
+    session.fn = () => 1;
+    return { ok: true };
+  }
+
+  @Get('symbol')
+  symbol(@Session() session: SessionData) {
+    session.sym = Symbol('x');
+    return { ok: true };
+  }
+
+  @Get('slow-write/:gate/:key')
+  async slowWrite(@Session() session: SessionData, @Param('gate') gate: string, @Param('key') key: string) {
+    await this.latches.wait(gate);
+    session[key] = 'late';
+    return { ok: true };
+  }
+
+  @Get('slow-regenerate/:gate')
+  async slowRegenerate(@Session() session: SessionData, @Param('gate') gate: string) {
+    await this.latches.wait(gate);
+    this.sessions.regenerate(session);
+    return { id: this.sessions.getId(session) };
+  }
+
+  @Get('slow-read/:gate')
+  async slowRead(@Session() session: SessionData, @Param('gate') gate: string) {
+    await this.latches.wait(gate);
+    return { userId: session.userId ?? null };
+  }
+
+  @Get('logout')
+  logout(@Session() session: SessionData) {
+    this.sessions.invalidate(session);
+    return { ok: true };
+  }
+
+  @Get('timeout/:seconds')
+  timeout(@Session() session: SessionData, @Param('seconds') seconds: string) {
+    this.sessions.adjustTimeout(session, Number(seconds));
+    return { ok: true };
+  }
+
+  @Post('body-token')
+  @HttpCode(200)
+  @UseGuards(CsrfGuard)
+  bodyToken(@Body() body: unknown) {
+    return { ok: Boolean(body) };
+  }
+}
