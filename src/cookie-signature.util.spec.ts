@@ -1,5 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { generateSessionId, safeEqual, signSessionId, verifySessionCookie } from './cookie-signature.util.js';
+import {
+  generateSessionId,
+  safeEqual,
+  signSessionId,
+  verifySessionCookie,
+} from './cookie-signature.util.js';
 
 const SECRET = 'k'.repeat(32);
 const OLD = 'o'.repeat(32);
@@ -20,12 +25,18 @@ describe('cookie signature', () => {
     const id = generateSessionId();
     const expected = createHmac('sha256', SECRET).update(id).digest('base64url');
     expect(signSessionId(id, SECRET)).toBe(`${id}.${expected}`);
-    expect(verifySessionCookie(signSessionId(id, SECRET), [SECRET])).toEqual({ id, secretIndex: 0 });
+    expect(verifySessionCookie(signSessionId(id, SECRET), [SECRET])).toEqual({
+      id,
+      secretIndex: 0,
+    });
   });
 
   it('verifies old secrets and says which one matched', () => {
     const id = generateSessionId();
-    expect(verifySessionCookie(signSessionId(id, OLD), [SECRET, OLD])).toEqual({ id, secretIndex: 1 });
+    expect(verifySessionCookie(signSessionId(id, OLD), [SECRET, OLD])).toEqual({
+      id,
+      secretIndex: 1,
+    });
     expect(verifySessionCookie(signSessionId(id, OLD), [SECRET])).toBeNull();
   });
 

@@ -41,7 +41,10 @@ export function verifySessionCookie(value: string, secrets: readonly string[]): 
   const [, id, signature] = match;
   const presented = Buffer.from(signature, 'latin1');
   for (let i = 0; i < secrets.length; i++) {
-    const expected = Buffer.from(createHmac('sha256', secrets[i]).update(id).digest('base64url'), 'latin1');
+    const expected = Buffer.from(
+      createHmac('sha256', secrets[i]).update(id).digest('base64url'),
+      'latin1',
+    );
     // Both sides are 43 bytes by construction (regex above), so timingSafeEqual never throws.
     if (timingSafeEqual(presented, expected)) return { id, secretIndex: i };
   }

@@ -1,4 +1,9 @@
-import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  ForbiddenException,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { safeEqual } from './cookie-signature.util.js';
 import { requestOf } from './session-request.util.js';
 import { SYSTEM, stateOf } from './session-state.js';
@@ -22,8 +27,10 @@ export class CsrfGuard implements CanActivate {
   constructor(protected readonly sessions: SessionService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = requestOf(context) as { method?: string; headers?: Record<string, unknown>; body?: unknown } | undefined;
-    if (request === undefined || SAFE_METHODS.has(String(request.method).toUpperCase())) return true;
+    const request = requestOf(context) as
+      { method?: string; headers?: Record<string, unknown>; body?: unknown } | undefined;
+    if (request === undefined || SAFE_METHODS.has(String(request.method).toUpperCase()))
+      return true;
     const presented = this.presentedToken(request);
     if (presented === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
     const session = await this.sessions.load(request);
@@ -35,7 +42,10 @@ export class CsrfGuard implements CanActivate {
   }
 
   /** The token the client sent: the header first, then a `csrf_token` body field. */
-  protected presentedToken(request: { headers?: Record<string, unknown>; body?: unknown }): string | undefined {
+  protected presentedToken(request: {
+    headers?: Record<string, unknown>;
+    body?: unknown;
+  }): string | undefined {
     const header = request.headers?.['x-csrf-token'];
     if (typeof header === 'string' && header !== '') return header;
     const body = request.body as Record<string, unknown> | undefined;

@@ -5,7 +5,10 @@ export * from './redis-session-module-options.interface.js';
 export * from './redis-session.constants.js';
 export * from './redis-session.module.js';
 export { REDIS_SESSION_MODULE_OPTIONS } from './redis-session.module-definition.js';
-export type { RedisSessionModuleAsyncOptions, RedisSessionModuleForRootOptions } from './redis-session.module-definition.js';
+export type {
+  RedisSessionModuleAsyncOptions,
+  RedisSessionModuleForRootOptions,
+} from './redis-session.module-definition.js';
 export * from './redis-session.store.js';
 export { generateSessionId, signSessionId } from './cookie-signature.util.js';
 export * from './session-data.interface.js';

@@ -40,7 +40,11 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
   }
 
-  async load(id: string, defaultTimeoutMs: number, now: number): Promise<Map<string, string> | null> {
+  async load(
+    id: string,
+    defaultTimeoutMs: number,
+    now: number,
+  ): Promise<Map<string, string> | null> {
     const entry = this.live(id);
     if (!entry) return null;
     if (!entry.fields.has('$c')) throw new CorruptSessionError('the hash has no meta fields');

@@ -1,5 +1,8 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { RedisSessionModuleOptions, RedisSessionOptionsFactory } from './redis-session-module-options.interface.js';
+import type {
+  RedisSessionModuleOptions,
+  RedisSessionOptionsFactory,
+} from './redis-session-module-options.interface.js';
 
 /**
  * forRoot/forRootAsync (useFactory, useClass, useExisting) and the options token, generated.
@@ -10,7 +13,10 @@ export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYN
   new ConfigurableModuleBuilder<RedisSessionModuleOptions>({ moduleName: 'RedisSession' })
     .setClassMethodName('forRoot')
     .setFactoryMethodName('createRedisSessionOptions' as keyof RedisSessionOptionsFactory)
-    .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .setExtras({ isGlobal: true }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
     .build();
 
 /**

@@ -13,7 +13,12 @@ import {
   type RedisSessionModuleAsyncOptions,
   type RedisSessionModuleForRootOptions,
 } from './redis-session.module-definition.js';
-import { SESSION_CONFIG, SESSION_RESOURCES, sessionProviders, type SessionResources } from './redis-session.providers.js';
+import {
+  SESSION_CONFIG,
+  SESSION_RESOURCES,
+  sessionProviders,
+  type SessionResources,
+} from './redis-session.providers.js';
 import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
 import type { SessionConfig } from './session-config.js';
 import { SessionStore } from './session-store.interface.js';
@@ -43,7 +48,10 @@ import { SessionService } from './session.service.js';
   ],
   exports: [SessionService, SessionInterceptor, CsrfGuard, SessionStore, REDIS_SESSION_CLIENT],
 })
-export class RedisSessionModule extends ConfigurableModuleClass implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RedisSessionModule
+  extends ConfigurableModuleClass
+  implements OnApplicationBootstrap, OnApplicationShutdown
+{
   private readonly logger = new Logger('RedisSession');
 
   constructor(

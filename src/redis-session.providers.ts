@@ -22,16 +22,23 @@ export interface SessionResources {
   owned: boolean;
 }
 
-function setUpResources(options: RedisSessionModuleOptions, config: SessionConfig): SessionResources {
+function setUpResources(
+  options: RedisSessionModuleOptions,
+  config: SessionConfig,
+): SessionResources {
   if (options.store) return { store: options.store, client: null, owned: false };
   const owned = options.client === undefined;
-  const client = options.client ?? options.clientFactory?.() ?? createRedisClient(options.redis, config.socketTimeoutMs);
+  const client =
+    options.client ??
+    options.clientFactory?.() ??
+    createRedisClient(options.redis, config.socketTimeoutMs);
   if (owned) {
     const logger = new Logger('RedisSession');
     let down = false;
     // Without a listener ioredis prints every reconnect error; log an outage once, and its end.
     client.on('error', (error: Error) => {
-      if (!down) logger.error(`Redis connection error: ${error.message}; retrying in the background`);
+      if (!down)
+        logger.error(`Redis connection error: ${error.message}; retrying in the background`);
       down = true;
     });
     client.on('ready', () => {
@@ -45,7 +52,19 @@ function setUpResources(options: RedisSessionModuleOptions, config: SessionConfi
 /** The module's providers beside the ones ConfigurableModuleBuilder makes. @internal */
 export const sessionProviders: Provider[] = [
   { provide: SESSION_CONFIG, useFactory: resolveSessionConfig, inject: [MODULE_OPTIONS_TOKEN] },
-  { provide: SESSION_RESOURCES, useFactory: setUpResources, inject: [MODULE_OPTIONS_TOKEN, SESSION_CONFIG] },
-  { provide: SessionStore, useFactory: (r: SessionResources) => r.store, inject: [SESSION_RESOURCES] },
-  { provide: REDIS_SESSION_CLIENT, useFactory: (r: SessionResources) => r.client, inject: [SESSION_RESOURCES] },
+  {
+    provide: SESSION_RESOURCES,
+    useFactory: setUpResources,
+    inject: [MODULE_OPTIONS_TOKEN, SESSION_CONFIG],
+  },
+  {
+    provide: SessionStore,
+    useFactory: (r: SessionResources) => r.store,
+    inject: [SESSION_RESOURCES],
+  },
+  {
+    provide: REDIS_SESSION_CLIENT,
+    useFactory: (r: SessionResources) => r.client,
+    inject: [SESSION_RESOURCES],
+  },
 ];

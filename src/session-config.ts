@@ -5,7 +5,10 @@ import {
   DEFAULT_SOCKET_TIMEOUT,
   DEFAULT_TIMEOUT,
 } from './redis-session.constants.js';
-import type { RedisSessionModuleOptions, SessionSameSite } from './redis-session-module-options.interface.js';
+import type {
+  RedisSessionModuleOptions,
+  SessionSameSite,
+} from './redis-session-module-options.interface.js';
 import { generateSessionId } from './cookie-signature.util.js';
 import { JsonSessionSerializer } from './json-session.serializer.js';
 import { optionProblems } from './session-options.dto.js';
@@ -46,7 +49,8 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
   const config: SessionConfig = {
     secrets: [options.secret, ...(options.oldSecrets ?? [])],
     timeoutSeconds: options.timeout ?? DEFAULT_TIMEOUT,
-    absoluteTimeoutMs: options.absoluteTimeout === undefined ? undefined : options.absoluteTimeout * 1000,
+    absoluteTimeoutMs:
+      options.absoluteTimeout === undefined ? undefined : options.absoluteTimeout * 1000,
     prefix: options.prefix ?? DEFAULT_KEY_PREFIX,
     cookieName: cookie.name ?? DEFAULT_COOKIE_NAME,
     cookieMaxAge: cookie.maxAge,

@@ -30,7 +30,8 @@ import type {
 // RFC 6265 cookie-name token: no separators, controls, spaces or non-ASCII (CVE-2024-47764).
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/;
-const COOKIE_DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const COOKIE_DOMAIN =
+  /^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const KEY_PREFIX = /^[^\s*?[\]\\]*$/;
 
 /**
@@ -40,13 +41,18 @@ const KEY_PREFIX = /^[^\s*?[\]\\]*$/;
  */
 export class SessionOptionsDto {
   @IsString({ message: '$property is required (a string)' })
-  @MinLength(MIN_SECRET_LENGTH, { message: `$property must be at least ${MIN_SECRET_LENGTH} characters` })
+  @MinLength(MIN_SECRET_LENGTH, {
+    message: `$property must be at least ${MIN_SECRET_LENGTH} characters`,
+  })
   secret!: string;
 
   @IsOptional()
   @IsArray()
   @IsString({ each: true })
-  @MinLength(MIN_SECRET_LENGTH, { each: true, message: `$property each must be at least ${MIN_SECRET_LENGTH} characters` })
+  @MinLength(MIN_SECRET_LENGTH, {
+    each: true,
+    message: `$property each must be at least ${MIN_SECRET_LENGTH} characters`,
+  })
   oldSecrets?: string[];
 
   @IsInt({ message: '$property must be a whole number of seconds' })
@@ -60,11 +66,15 @@ export class SessionOptionsDto {
 
   @IsString()
   @IsNotEmpty()
-  @Matches(KEY_PREFIX, { message: '$property must not contain spaces or glob characters (* ? [ ] \\)' })
+  @Matches(KEY_PREFIX, {
+    message: '$property must not contain spaces or glob characters (* ? [ ] \\)',
+  })
   prefix!: string;
 
   @IsString()
-  @Matches(COOKIE_NAME, { message: '$property must be a cookie-name token (no spaces, ; , = or control characters)' })
+  @Matches(COOKIE_NAME, {
+    message: '$property must be a cookie-name token (no spaces, ; , = or control characters)',
+  })
   cookieName!: string;
 
   @IsOptional()
@@ -73,11 +83,15 @@ export class SessionOptionsDto {
   cookieMaxAge?: number;
 
   @IsString()
-  @Matches(COOKIE_PATH, { message: '$property must start with / and hold no ; or control characters' })
+  @Matches(COOKIE_PATH, {
+    message: '$property must start with / and hold no ; or control characters',
+  })
   cookiePath!: string;
 
   @IsOptional()
-  @Matches(COOKIE_DOMAIN, { message: '$property must be a host name (no ; spaces or control characters)' })
+  @Matches(COOKIE_DOMAIN, {
+    message: '$property must be a host name (no ; spaces or control characters)',
+  })
   cookieDomain?: string;
 
   @IsIn([true, false, 'auto'], { message: '$property must be true, false or auto' })
@@ -86,7 +100,9 @@ export class SessionOptionsDto {
   @IsBoolean()
   cookieHttpOnly!: boolean;
 
-  @IsIn(['lax', 'strict', 'none', false], { message: '$property must be lax, strict, none or false' })
+  @IsIn(['lax', 'strict', 'none', false], {
+    message: '$property must be lax, strict, none or false',
+  })
   cookieSameSite!: string | false;
 
   @IsBoolean()
@@ -134,7 +150,10 @@ export class SessionOptionsDto {
   @IsBoolean()
   tls?: boolean;
 
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number of seconds' })
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: '$property must be a number of seconds' },
+  )
   @IsPositive()
   socketTimeout!: number;
 
@@ -204,51 +223,79 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
 function flatten(errors: ValidationError[], label: OptionLabeler): string[] {
   return errors.flatMap((error) =>
     Object.values(error.constraints ?? {}).map(
-      (message) => `${label(DTO_PATHS[error.property] ?? error.property)} ${message.replace(/^\S+ /, '')}`,
+      (message) =>
+        `${label(DTO_PATHS[error.property] ?? error.property)} ${message.replace(/^\S+ /, '')}`,
     ),
   );
 }
 
 function nodeProblems(nodes: RedisNodeAddress[] | undefined, path: string, label: OptionLabeler) {
   if (nodes === undefined) return [];
-  if (!Array.isArray(nodes) || nodes.length === 0) return [`${label(path)} must list at least one host:port`];
+  if (!Array.isArray(nodes) || nodes.length === 0)
+    return [`${label(path)} must list at least one host:port`];
   return nodes
-    .filter((n) => typeof n?.host !== 'string' || !n.host || !Number.isInteger(n.port) || n.port < 1 || n.port > 65535)
+    .filter(
+      (n) =>
+        typeof n?.host !== 'string' ||
+        !n.host ||
+        !Number.isInteger(n.port) ||
+        n.port < 1 ||
+        n.port > 65535,
+    )
     .map((n) => `${label(path)} has an invalid address ${JSON.stringify(n)} (want host:port)`);
 }
 
 /** Rules that tie several options together: cookie prefixes, Sentinel, client objects. */
-function crossProblems(options: RedisSessionModuleOptions, dto: SessionOptionsDto, label: OptionLabeler) {
+function crossProblems(
+  options: RedisSessionModuleOptions,
+  dto: SessionOptionsDto,
+  label: OptionLabeler,
+) {
   const problems: string[] = [];
   const name = dto.cookieName;
   if (typeof name === 'string' && name.startsWith('__Host-')) {
-    if (dto.cookieSecure === false) problems.push(`${label('cookie.name')} __Host- needs ${label('cookie.secure')} true or auto`);
-    if (dto.cookieDomain) problems.push(`${label('cookie.name')} __Host- forbids ${label('cookie.domain')}`);
-    if (dto.cookiePath !== '/') problems.push(`${label('cookie.name')} __Host- needs ${label('cookie.path')} /`);
+    if (dto.cookieSecure === false)
+      problems.push(`${label('cookie.name')} __Host- needs ${label('cookie.secure')} true or auto`);
+    if (dto.cookieDomain)
+      problems.push(`${label('cookie.name')} __Host- forbids ${label('cookie.domain')}`);
+    if (dto.cookiePath !== '/')
+      problems.push(`${label('cookie.name')} __Host- needs ${label('cookie.path')} /`);
   }
   if (typeof name === 'string' && name.startsWith('__Secure-') && dto.cookieSecure === false) {
     problems.push(`${label('cookie.name')} __Secure- needs ${label('cookie.secure')} true or auto`);
   }
   if (dto.cookieSameSite === 'none' && dto.cookieSecure === false) {
-    problems.push(`${label('cookie.sameSite')} none needs ${label('cookie.secure')} true or auto (browsers drop it otherwise)`);
+    problems.push(
+      `${label('cookie.sameSite')} none needs ${label('cookie.secure')} true or auto (browsers drop it otherwise)`,
+    );
   }
   const redis = options.redis ?? {};
   problems.push(...nodeProblems(redis.sentinels, 'redis.sentinels', label));
   problems.push(...nodeProblems(redis.clusterNodes, 'redis.clusterNodes', label));
-  if (redis.sentinels && !redis.sentinelName) problems.push(`${label('redis.sentinelName')} is required with ${label('redis.sentinels')}`);
-  if (redis.sentinels && redis.clusterNodes) problems.push(`${label('redis.sentinels')} and ${label('redis.clusterNodes')} exclude each other`);
+  if (redis.sentinels && !redis.sentinelName)
+    problems.push(`${label('redis.sentinelName')} is required with ${label('redis.sentinels')}`);
+  if (redis.sentinels && redis.clusterNodes)
+    problems.push(
+      `${label('redis.sentinels')} and ${label('redis.clusterNodes')} exclude each other`,
+    );
   const client = options.client as { defineCommand?: unknown } | undefined;
   if (client !== undefined && typeof client?.defineCommand !== 'function') {
     problems.push('client must be an ioredis Redis or Cluster instance');
   }
-  if (options.clientFactory !== undefined && typeof options.clientFactory !== 'function') problems.push('clientFactory must be a function');
-  if (options.idGenerator !== undefined && typeof options.idGenerator !== 'function') problems.push('idGenerator must be a function');
+  if (options.clientFactory !== undefined && typeof options.clientFactory !== 'function')
+    problems.push('clientFactory must be a function');
+  if (options.idGenerator !== undefined && typeof options.idGenerator !== 'function')
+    problems.push('idGenerator must be a function');
   const serializer = options.serializer;
-  if (serializer !== undefined && (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function')) {
+  if (
+    serializer !== undefined &&
+    (typeof serializer?.serialize !== 'function' || typeof serializer?.deserialize !== 'function')
+  ) {
     problems.push('serializer must have serialize() and deserialize()');
   }
   const store = options.store as { load?: unknown } | undefined;
-  if (store !== undefined && typeof store?.load !== 'function') problems.push('store must implement SessionStore');
+  if (store !== undefined && typeof store?.load !== 'function')
+    problems.push('store must implement SessionStore');
   return problems;
 }
 
@@ -256,7 +303,10 @@ function crossProblems(options: RedisSessionModuleOptions, dto: SessionOptionsDt
  * Every problem with the options, each named as the user wrote it; empty when they are valid.
  * @internal
  */
-export function optionProblems(options: RedisSessionModuleOptions, label: OptionLabeler = (p) => p): string[] {
+export function optionProblems(
+  options: RedisSessionModuleOptions,
+  label: OptionLabeler = (p) => p,
+): string[] {
   if (options === null || typeof options !== 'object') return ['options must be an object'];
   const dto = toDto(options);
   const errors = validateSync(dto, { validationError: { target: false } });

@@ -13,7 +13,12 @@ export interface SessionSlot {
 /** Slot key on the raw Node request, shared by Express, Fastify and middleware. @internal */
 export const SESSION_SLOT = Symbol('nestjs-redis-sessions:slot');
 
-type AnyRequest = IncomingMessage & { raw?: IncomingMessage; secure?: boolean; protocol?: string; [SESSION_SLOT]?: SessionSlot };
+type AnyRequest = IncomingMessage & {
+  raw?: IncomingMessage;
+  secure?: boolean;
+  protocol?: string;
+  [SESSION_SLOT]?: SessionSlot;
+};
 
 /** The raw Node request behind an Express, Fastify or raw request. @internal */
 export function rawRequest(request: object): AnyRequest {
@@ -73,7 +78,8 @@ export function appendSetCookie(response: object, value: string): void {
     res.append('Set-Cookie', value);
   } else {
     const existing = res.getHeader('set-cookie');
-    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+    const list =
+      existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
     res.setHeader('set-cookie', [...list, value]);
   }
 }

@@ -61,13 +61,23 @@ describe('sessionOptionsFromSettings', () => {
     expect(options).toEqual({
       secret: SECRET,
       cookie: { name: 'sid' },
-      redis: { port: 6380, clusterNodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }] },
+      redis: {
+        port: 6380,
+        clusterNodes: [
+          { host: '127.0.0.1', port: 7000 },
+          { host: '127.0.0.1', port: 7001 },
+        ],
+      },
     });
   });
 
   it('derives the environment form of a custom prefix', () => {
-    expect(sessionOptionsFromSettings({ 'my.app.secret': SECRET }, 'my.app.')).toEqual({ secret: SECRET });
-    expect(sessionOptionsFromSettings({ MY_APP_SECRET: SECRET }, 'my.app.')).toEqual({ secret: SECRET });
+    expect(sessionOptionsFromSettings({ 'my.app.secret': SECRET }, 'my.app.')).toEqual({
+      secret: SECRET,
+    });
+    expect(sessionOptionsFromSettings({ MY_APP_SECRET: SECRET }, 'my.app.')).toEqual({
+      secret: SECRET,
+    });
   });
 
   it('throws one error that names every bad, unknown or missing setting', () => {
@@ -91,9 +101,16 @@ describe('sessionOptionsFromSettings', () => {
   });
 
   it('rejects a secret shorter than 32 characters and short old secrets', () => {
-    const problems = problemsOf({ REDIS_SESSIONS_SECRET: 'short', REDIS_SESSIONS_OLD_SECRETS: 'tiny' });
-    expect(problems.join('\n')).toMatch(/secret \(REDIS_SESSIONS_SECRET\) must be at least 32 characters/);
-    expect(problems.join('\n')).toMatch(/old_secrets \(REDIS_SESSIONS_OLD_SECRETS\) each must be at least 32/);
+    const problems = problemsOf({
+      REDIS_SESSIONS_SECRET: 'short',
+      REDIS_SESSIONS_OLD_SECRETS: 'tiny',
+    });
+    expect(problems.join('\n')).toMatch(
+      /secret \(REDIS_SESSIONS_SECRET\) must be at least 32 characters/,
+    );
+    expect(problems.join('\n')).toMatch(
+      /old_secrets \(REDIS_SESSIONS_OLD_SECRETS\) each must be at least 32/,
+    );
   });
 
   it('enforces __Host- and __Secure- cookie rules and SameSite=None without Secure', () => {
@@ -107,9 +124,17 @@ describe('sessionOptionsFromSettings', () => {
     expect(host).toContain('__Host- needs redis.sessions.cookie_secure');
     expect(host).toContain('__Host- forbids redis.sessions.cookie_domain');
     expect(host).toContain('__Host- needs redis.sessions.cookie_path');
-    const secure = problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_COOKIE_NAME: '__Secure-sid', REDIS_SESSIONS_COOKIE_SECURE: '0' });
+    const secure = problemsOf({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_COOKIE_NAME: '__Secure-sid',
+      REDIS_SESSIONS_COOKIE_SECURE: '0',
+    });
     expect(secure.join('\n')).toContain('__Secure- needs');
-    const none = problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_COOKIE_SAMESITE: 'none', REDIS_SESSIONS_COOKIE_SECURE: 'false' });
+    const none = problemsOf({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_COOKIE_SAMESITE: 'none',
+      REDIS_SESSIONS_COOKIE_SECURE: 'false',
+    });
     expect(none.join('\n')).toContain('none needs');
   });
 
@@ -121,26 +146,50 @@ describe('sessionOptionsFromSettings', () => {
       ['COOKIE_DOMAIN', 'evil.com;x'],
       ['COOKIE_DOMAIN', 'a b'],
     ]) {
-      expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, [`REDIS_SESSIONS_${name}`]: value }).join('\n')).toContain(
-        `redis.sessions.${name.toLowerCase()}`,
-      );
+      expect(
+        problemsOf({ REDIS_SESSIONS_SECRET: SECRET, [`REDIS_SESSIONS_${name}`]: value }).join('\n'),
+      ).toContain(`redis.sessions.${name.toLowerCase()}`);
     }
   });
 
   it('names Sentinel settings that need each other', () => {
-    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'a:1' }).join('\n')).toContain(
-      'redis.sessions.sentinel_name (REDIS_SESSIONS_SENTINEL_NAME) is required',
-    );
-    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'nope' }).join('\n')).toContain('host:port');
+    expect(
+      problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'a:1' }).join('\n'),
+    ).toContain('redis.sessions.sentinel_name (REDIS_SESSIONS_SENTINEL_NAME) is required');
+    expect(
+      problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'nope' }).join('\n'),
+    ).toContain('host:port');
   });
 
   it('knows every setting of the contract', () => {
     expect([...SESSION_SETTING_NAMES].sort()).toEqual(
       [
-        'secret', 'old_secrets', 'timeout', 'absolute_timeout', 'prefix', 'cookie_name', 'cookie_max_age', 'cookie_path',
-        'cookie_domain', 'cookie_secure', 'cookie_httponly', 'cookie_samesite', 'cookie_on_exception', 'url', 'host',
-        'port', 'db', 'username', 'password', 'unix_socket_path', 'tls', 'socket_timeout', 'sentinels', 'sentinel_name',
-        'cluster_nodes', 'max_size',
+        'secret',
+        'old_secrets',
+        'timeout',
+        'absolute_timeout',
+        'prefix',
+        'cookie_name',
+        'cookie_max_age',
+        'cookie_path',
+        'cookie_domain',
+        'cookie_secure',
+        'cookie_httponly',
+        'cookie_samesite',
+        'cookie_on_exception',
+        'url',
+        'host',
+        'port',
+        'db',
+        'username',
+        'password',
+        'unix_socket_path',
+        'tls',
+        'socket_timeout',
+        'sentinels',
+        'sentinel_name',
+        'cluster_nodes',
+        'max_size',
       ].sort(),
     );
   });

@@ -1,5 +1,8 @@
 import { DEFAULT_SETTINGS_PREFIX } from './redis-session.constants.js';
-import type { RedisNodeAddress, RedisSessionModuleOptions } from './redis-session-module-options.interface.js';
+import type {
+  RedisNodeAddress,
+  RedisSessionModuleOptions,
+} from './redis-session-module-options.interface.js';
 import { optionProblems } from './session-options.dto.js';
 import { InvalidSessionOptionsError } from './session.errors.js';
 
@@ -47,12 +50,18 @@ function envPrefixOf(prefix: string): string {
 }
 
 function parseNodes(text: string): RedisNodeAddress[] | undefined {
-  const nodes = text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    const at = entry.lastIndexOf(':');
-    const port = Number(entry.slice(at + 1));
-    return { host: entry.slice(0, at).replace(/^\[|\]$/g, ''), port };
-  });
-  return nodes.every((n) => n.host && Number.isInteger(n.port)) && nodes.length > 0 ? nodes : undefined;
+  const nodes = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(':');
+      const port = Number(entry.slice(at + 1));
+      return { host: entry.slice(0, at).replace(/^\[|\]$/g, ''), port };
+    });
+  return nodes.every((n) => n.host && Number.isInteger(n.port)) && nodes.length > 0
+    ? nodes
+    : undefined;
 }
 
 /** Coerces one raw value; returns `undefined` plus a complaint when it cannot. */
@@ -64,20 +73,33 @@ function coerce(kind: Kind, raw: unknown): [unknown, string?] {
     case 'string':
       return [text];
     case 'int':
-      return /^-?\d+$/.test(text) ? [Number(text)] : [undefined, `must be a whole number, got "${raw}"`];
+      return /^-?\d+$/.test(text)
+        ? [Number(text)]
+        : [undefined, `must be a whole number, got "${raw}"`];
     case 'number':
-      return text !== '' && Number.isFinite(Number(text)) ? [Number(text)] : [undefined, `must be a number, got "${raw}"`];
+      return text !== '' && Number.isFinite(Number(text))
+        ? [Number(text)]
+        : [undefined, `must be a number, got "${raw}"`];
     case 'bool':
       if (TRUE.has(lower)) return [true];
       return FALSE.has(lower) ? [false] : [undefined, `must be true or false, got "${raw}"`];
     case 'secure':
       if (lower === 'auto') return ['auto'];
-      return coerce('bool', text).length === 1 ? coerce('bool', text) : [undefined, `must be true, false or auto, got "${raw}"`];
+      return coerce('bool', text).length === 1
+        ? coerce('bool', text)
+        : [undefined, `must be true, false or auto, got "${raw}"`];
     case 'sameSite':
       if (FALSE.has(lower)) return [false];
-      return ['lax', 'strict', 'none'].includes(lower) ? [lower] : [undefined, `must be lax, strict, none or false, got "${raw}"`];
+      return ['lax', 'strict', 'none'].includes(lower)
+        ? [lower]
+        : [undefined, `must be lax, strict, none or false, got "${raw}"`];
     case 'list':
-      return [text.split(',').map((s) => s.trim()).filter(Boolean)];
+      return [
+        text
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ];
     case 'nodes': {
       const nodes = parseNodes(text);
       return nodes ? [nodes] : [undefined, `must be host:port[,host:port…], got "${raw}"`];

@@ -25,7 +25,8 @@ export const Session = createParamDecorator(
   },
   [
     (target: object, propertyKey: string | symbol | undefined) => {
-      if (propertyKey !== undefined) Reflect.defineMetadata(USES_SESSION, true, target.constructor, propertyKey);
+      if (propertyKey !== undefined)
+        Reflect.defineMetadata(USES_SESSION, true, target.constructor, propertyKey);
     },
   ],
 );

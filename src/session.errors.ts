@@ -1,4 +1,8 @@
-import { HttpStatus, InternalServerErrorException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  HttpStatus,
+  InternalServerErrorException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 
 /**
  * Message factories, kept together so that logs and errors say the same thing.
@@ -52,7 +56,11 @@ export class SessionTooLargeError extends InternalServerErrorException {
 export class SessionStoreUnavailableException extends ServiceUnavailableException {
   constructor(cause?: unknown) {
     super(
-      { statusCode: HttpStatus.SERVICE_UNAVAILABLE, message: MESSAGES.storeUnavailable, error: 'Service Unavailable' },
+      {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        message: MESSAGES.storeUnavailable,
+        error: 'Service Unavailable',
+      },
       { cause },
     );
   }

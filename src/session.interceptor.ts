@@ -1,4 +1,9 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { catchError, from, mergeMap, of, switchMap, type Observable } from 'rxjs';
 import { USES_SESSION } from './session.decorator.js';
 import { requestOf, slotOf } from './session-request.util.js';
@@ -22,7 +27,9 @@ export class SessionInterceptor implements NestInterceptor {
     if (request === undefined) return next.handle();
     const response = context.switchToHttp().getResponse<object>();
     if (this.usesSession(context)) {
-      return from(this.manager.load(request)).pipe(switchMap(() => this.handle(next, request, response)));
+      return from(this.manager.load(request)).pipe(
+        switchMap(() => this.handle(next, request, response)),
+      );
     }
     return this.handle(next, request, response);
   }
@@ -46,7 +53,9 @@ export class SessionInterceptor implements NestInterceptor {
   private handle(next: CallHandler, request: object, response: object): Observable<unknown> {
     return next.handle().pipe(
       mergeMap((value) =>
-        slotOf(request)?.state ? from(this.manager.commit(request, response).then(() => value)) : of(value),
+        slotOf(request)?.state
+          ? from(this.manager.commit(request, response).then(() => value))
+          : of(value),
       ),
       catchError(async (error) => {
         const slot = slotOf(request);

@@ -78,7 +78,8 @@ export class SessionManager {
   /** A new, empty, unsaved session with a server-made id. */
   fresh(): SessionState {
     const now = Date.now();
-    const deadline = this.config.absoluteTimeoutMs === undefined ? undefined : now + this.config.absoluteTimeoutMs;
+    const deadline =
+      this.config.absoluteTimeoutMs === undefined ? undefined : now + this.config.absoluteTimeoutMs;
     return new SessionState(this.newId(), {}, now, deadline);
   }
 
@@ -110,7 +111,9 @@ export class SessionManager {
       const candidate = verifySessionCookie(safeDecode(pair.slice(cookieName.length + 1)), secrets);
       if (candidate === null) continue;
       if (chosen !== null && chosen.id !== candidate.id) {
-        this.logger.warn('Two different signed session cookies in one request: starting a fresh session');
+        this.logger.warn(
+          'Two different signed session cookies in one request: starting a fresh session',
+        );
         return null;
       }
       chosen = candidate;
@@ -126,14 +129,18 @@ export class SessionManager {
       fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000, Date.now());
     } catch (error) {
       if (error instanceof CorruptSessionError) {
-        this.logger.warn(`${error.message} (session ${this.logId(verified.id)}); starting a fresh session`);
+        this.logger.warn(
+          `${error.message} (session ${this.logId(verified.id)}); starting a fresh session`,
+        );
         return this.fresh();
       }
       throw this.unavailable(error);
     }
     if (fields === null) {
       // Expired, destroyed, or never issued here: strict mode never adopts the presented id.
-      this.logger.debug(`Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`);
+      this.logger.debug(
+        `Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`,
+      );
       return this.fresh();
     }
     try {
@@ -141,7 +148,9 @@ export class SessionManager {
       state.resign = verified.secretIndex > 0;
       return state;
     } catch (error) {
-      this.logger.warn(`Corrupt session data (session ${this.logId(verified.id)}): ${error.message}; starting a fresh session`);
+      this.logger.warn(
+        `Corrupt session data (session ${this.logId(verified.id)}): ${error.message}; starting a fresh session`,
+      );
       return this.fresh();
     }
   }
@@ -152,7 +161,11 @@ export class SessionManager {
     const timeoutText = fields.get(META.timeout);
     const deadline = deadlineText === undefined ? undefined : Number(deadlineText);
     const timeout = timeoutText === undefined ? undefined : Number(timeoutText);
-    if (!Number.isFinite(created) || (deadline !== undefined && !Number.isFinite(deadline)) || (timeout !== undefined && !(timeout > 0))) {
+    if (
+      !Number.isFinite(created) ||
+      (deadline !== undefined && !Number.isFinite(deadline)) ||
+      (timeout !== undefined && !(timeout > 0))
+    ) {
       throw new CorruptSessionError('meta fields are not numbers');
     }
     const data: Record<string, unknown> = {};
@@ -163,7 +176,13 @@ export class SessionManager {
       if (key !== undefined) {
         const value = serializer.deserialize(text);
         // A stored "__proto__" must become plain data, never the object's prototype.
-        if (key === '__proto__') Object.defineProperty(data, key, { value, writable: true, enumerable: true, configurable: true });
+        if (key === '__proto__')
+          Object.defineProperty(data, key, {
+            value,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
         else data[key] = value;
       } else if (field === META.created || field === META.deadline || field === META.timeout) {
         continue;
@@ -192,7 +211,8 @@ export class SessionManager {
       } catch (error) {
         throw new SessionSerializationError(name, error?.message ?? String(error));
       }
-      if (typeof text !== 'string') throw new SessionSerializationError(name, 'the serializer did not return a string');
+      if (typeof text !== 'string')
+        throw new SessionSerializationError(name, 'the serializer did not return a string');
       all.push(field, text);
       if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
       const before = state.snapshot.get(field);
@@ -210,7 +230,10 @@ export class SessionManager {
     if (kept < state.snapshot.size) {
       for (const field of state.snapshot.keys()) {
         const key = keyOf(field);
-        const present = key === undefined ? state.system.get(field) !== undefined : data[key] !== undefined && Object.hasOwn(data, key);
+        const present =
+          key === undefined
+            ? state.system.get(field) !== undefined
+            : data[key] !== undefined && Object.hasOwn(data, key);
         if (!present) remove.push(field);
       }
     }
@@ -247,10 +270,15 @@ export class SessionManager {
     }
     if (cookie === undefined) return;
     if (headersSent(response)) {
-      this.logger.warn('The response was sent before the session committed (a handler using @Res()?): cookie not set');
+      this.logger.warn(
+        'The response was sent before the session committed (a handler using @Res()?): cookie not set',
+      );
       return;
     }
-    appendSetCookie(response, this.cookieHeader(request, cookie === 'set' ? state.id : undefined, state.deadline));
+    appendSetCookie(
+      response,
+      this.cookieHeader(request, cookie === 'set' ? state.id : undefined, state.deadline),
+    );
   }
 
   private async write(state: SessionState, delta: Delta): Promise<'set' | 'clear' | undefined> {
@@ -266,7 +294,8 @@ export class SessionManager {
         return state.loadedId ? 'clear' : undefined;
       }
       if (!state.persisted) {
-        if (delta.all.length === 0 && state.predecessor === null) return state.loadedId ? 'clear' : undefined;
+        if (delta.all.length === 0 && state.predecessor === null)
+          return state.loadedId ? 'clear' : undefined;
         // Regenerate: the old id must be dead before the new one lives; if a concurrent logout
         // already deleted it, the new one is not created (no resurrection under a new name).
         if (state.predecessor !== null && !(await store.destroy(state.predecessor))) return 'clear';
@@ -274,7 +303,9 @@ export class SessionManager {
         return 'set';
       }
       if (delta.set.length > 0 || delta.remove.length > 0 || state.timeoutChanged) {
-        const set = state.timeoutChanged ? [...delta.set, META.timeout, String(state.timeout)] : delta.set;
+        const set = state.timeoutChanged
+          ? [...delta.set, META.timeout, String(state.timeout)]
+          : delta.set;
         if (!(await store.update(state.id, set, delta.remove, ttl))) return 'clear';
       }
       return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : undefined;
@@ -310,7 +341,12 @@ export class SessionManager {
     const { config } = this;
     const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
     if (id === undefined) {
-      return serialize(config.cookieName, '', { ...config.cookieAttributes, secure, maxAge: 0, expires: new Date(0) });
+      return serialize(config.cookieName, '', {
+        ...config.cookieAttributes,
+        secure,
+        maxAge: 0,
+        expires: new Date(0),
+      });
     }
     return serialize(config.cookieName, signSessionId(id, config.secrets[0]), {
       ...config.cookieAttributes,

@@ -31,7 +31,9 @@ export class SessionService {
   adjustTimeout(session: SessionData, seconds: number): void {
     const state = stateOf(session);
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-      throw new RangeError(`Session timeout must be a finite number of seconds >= 0, got ${String(seconds)}`);
+      throw new RangeError(
+        `Session timeout must be a finite number of seconds >= 0, got ${String(seconds)}`,
+      );
     }
     if (seconds === 0) {
       state.expireNow = true;
@@ -95,7 +97,8 @@ export class SessionService {
     const state = stateOf(session);
     const field = SYSTEM.flash(queue);
     const messages = (state.system.get(field) as unknown[] | undefined) ?? [];
-    if (!allowDuplicate && messages.some((m) => JSON.stringify(m) === JSON.stringify(message))) return;
+    if (!allowDuplicate && messages.some((m) => JSON.stringify(m) === JSON.stringify(message)))
+      return;
     state.system.set(field, [...messages, message]);
   }
 

@@ -34,7 +34,10 @@ describe('configuring RedisSessionModule', () => {
     apps.push(app);
     const first = await request(app.getHttpServer()).get('/write').expect(200, { counter: 1 });
     const cookie = cookieOf(first, cookieName);
-    await request(app.getHttpServer()).get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
+    await request(app.getHttpServer())
+      .get('/read')
+      .set('Cookie', cookie)
+      .expect(200, { counter: 1 });
     expect(await redis.client.hget(prefix + idOf(cookie), 'counter')).toBe('1');
   }
 
@@ -48,7 +51,10 @@ describe('configuring RedisSessionModule', () => {
       REDIS_SESSIONS_COOKIE_NAME: 'envsid',
     });
     try {
-      const app = await createApp('express', { imports: [RedisSessionModule.forRoot()], controllers: [SessionTestController] });
+      const app = await createApp('express', {
+        imports: [RedisSessionModule.forRoot()],
+        controllers: [SessionTestController],
+      });
       await roundTrip(app, prefix, 'envsid');
     } finally {
       process.env = saved;
@@ -70,16 +76,27 @@ describe('configuring RedisSessionModule', () => {
 
   it('forRoot(options) with bad options fails at boot, naming each problem', async () => {
     const boot = Test.createTestingModule({
-      imports: [RedisSessionModule.forRoot({ secret: 'x', timeout: -1, cookie: { name: 'a b', sameSite: 'none', secure: false } })],
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: 'x',
+          timeout: -1,
+          cookie: { name: 'a b', sameSite: 'none', secure: false },
+        }),
+      ],
     }).compile();
-    await expect(boot).rejects.toThrow(/secret must be at least 32[\s\S]*timeout must be a positive number[\s\S]*cookie\.name must be a cookie-name token[\s\S]*none needs cookie\.secure/);
+    await expect(boot).rejects.toThrow(
+      /secret must be at least 32[\s\S]*timeout must be a positive number[\s\S]*cookie\.name must be a cookie-name token[\s\S]*none needs cookie\.secure/,
+    );
   });
 
   it('forRootAsync with useFactory and @nestjs/config', async () => {
     const prefix = `${redis.prefix}factory:`;
     const app = await createApp('fastify', {
       imports: [
-        ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ SESSION_SECRET: SECRET, REDIS_URL: redis.url })] }),
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          load: [() => ({ SESSION_SECRET: SECRET, REDIS_URL: redis.url })],
+        }),
         RedisSessionModule.forRootAsync({
           imports: [ConfigModule],
           inject: [ConfigService],
@@ -116,7 +133,12 @@ describe('configuring RedisSessionModule', () => {
 
     SessionConfig.prefix = `${redis.prefix}existing:`;
     const viaExisting = await createApp('express', {
-      imports: [RedisSessionModule.forRootAsync({ imports: [SessionConfigModule], useExisting: SessionConfig })],
+      imports: [
+        RedisSessionModule.forRootAsync({
+          imports: [SessionConfigModule],
+          useExisting: SessionConfig,
+        }),
+      ],
       controllers: [SessionTestController],
     });
     await roundTrip(viaExisting, SessionConfig.prefix);
@@ -126,9 +148,14 @@ describe('configuring RedisSessionModule', () => {
     @Module({})
     class FeatureModule {}
     const moduleRef = await Test.createTestingModule({
-      imports: [RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redis.url } }), FeatureModule],
+      imports: [
+        RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redis.url } }),
+        FeatureModule,
+      ],
     }).compile();
-    expect(moduleRef.select(FeatureModule).get(SessionService, { strict: false })).toBeInstanceOf(SessionService);
+    expect(moduleRef.select(FeatureModule).get(SessionService, { strict: false })).toBeInstanceOf(
+      SessionService,
+    );
     await moduleRef.close();
   });
 
@@ -157,7 +184,13 @@ describe('configuring RedisSessionModule', () => {
   it('connects with host, port and db settings', async () => {
     const prefix = `${redis.prefix}hostport:`;
     const app = await createApp('express', {
-      imports: [RedisSessionModule.forRoot({ secret: SECRET, prefix, redis: { host: redis.host, port: redis.port, db: 3 } })],
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix,
+          redis: { host: redis.host, port: redis.port, db: 3 },
+        }),
+      ],
       controllers: [SessionTestController],
     });
     apps.push(app);

@@ -16,7 +16,13 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   beforeAll(async () => {
     redis = await startRedis({ own: true });
     app = await createApp(adapter, {
-      imports: [RedisSessionModule.forRoot({ secret: SECRET, prefix: redis.prefix, redis: { url: redis.url } })],
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix: redis.prefix,
+          redis: { url: redis.url },
+        }),
+      ],
       controllers: [SessionTestController],
     });
     watch = await monitor(redis.url);
@@ -36,7 +42,9 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
     await req.expect((res) => expect(res.status).toBeLessThan(400));
     await watch.settle();
     // ioredis sends a script's body once per connection (EVAL), then its SHA (EVALSHA): one round trip either way.
-    return watch.roundTrips(redis.prefix).map((c) => (c.name === 'eval' || c.name === 'evalsha' ? 'script' : c.name));
+    return watch
+      .roundTrips(redis.prefix)
+      .map((c) => (c.name === 'eval' || c.name === 'evalsha' ? 'script' : c.name));
   }
 
   it('spends 0 on a route that never touches the session, even with a cookie', async () => {

@@ -1,7 +1,21 @@
-import { Controller, Get, Module, Req, Session as NestSession, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Module,
+  Req,
+  Session as NestSession,
+  type MiddlewareConsumer,
+  type NestModule,
+} from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { RedisSession, RedisSessionModule, Session, SessionService, type SessionData } from '../src/index.js';
+import {
+  RedisSession,
+  RedisSessionModule,
+  Session,
+  SessionService,
+  type SessionData,
+} from '../src/index.js';
 import { SessionTestController } from './app/session-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from './utils/app.js';
 import { startRedis, type RedisHandle } from './utils/redis-server.js';
@@ -11,7 +25,10 @@ const seenInMiddleware = new WeakMap<IncomingMessage, SessionData>();
 @Controller('mw')
 class MiddlewareController {
   @Get()
-  handler(@Session() session: SessionData, @Req() req: { raw?: IncomingMessage } & IncomingMessage) {
+  handler(
+    @Session() session: SessionData,
+    @Req() req: { raw?: IncomingMessage } & IncomingMessage,
+  ) {
     session.touched = true;
     return { same: seenInMiddleware.get(req.raw ?? req) === session };
   }
@@ -25,7 +42,13 @@ describe.each(ADAPTERS)('SessionService on %s', (adapter) => {
   beforeAll(async () => {
     redis = await startRedis();
     @Module({
-      imports: [RedisSessionModule.forRoot({ secret: SECRET, prefix: redis.prefix, redis: { url: redis.url } })],
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix: redis.prefix,
+          redis: { url: redis.url },
+        }),
+      ],
       controllers: [SessionTestController, MiddlewareController],
     })
     class AppModule implements NestModule {
@@ -56,7 +79,8 @@ describe.each(ADAPTERS)('SessionService on %s', (adapter) => {
 
   it('ids() lists live sessions of this namespace only; exists() and destroy() act by id', async () => {
     const made = new Set<string>();
-    for (let i = 0; i < 3; i++) made.add(idOf(cookieOf(await request(app.getHttpServer()).get('/write'))));
+    for (let i = 0; i < 3; i++)
+      made.add(idOf(cookieOf(await request(app.getHttpServer()).get('/write'))));
     await redis.client.set(`${redis.prefix}not-a-session`, 'x');
     await redis.client.hset(`other:${[...made][0]}`, '$c', '1');
     try {
@@ -71,7 +95,10 @@ describe.each(ADAPTERS)('SessionService on %s', (adapter) => {
       expect(await sessions.destroy(victim)).toBe(false);
       const cookie = cookieOf(await request(app.getHttpServer()).get('/write'));
       await sessions.destroy(idOf(cookie));
-      await request(app.getHttpServer()).get('/read').set('Cookie', cookie).expect(200, { counter: null });
+      await request(app.getHttpServer())
+        .get('/read')
+        .set('Cookie', cookie)
+        .expect(200, { counter: null });
     } finally {
       await redis.client.del(`${redis.prefix}not-a-session`, `other:${[...made][0]}`);
     }
@@ -84,7 +111,7 @@ describe.each(ADAPTERS)('SessionService on %s', (adapter) => {
 });
 
 describe('the @Session() decorator', () => {
-  it('is ours, not @nestjs/common\'s (which reads req.session), and RedisSession is the same one', () => {
+  it("is ours, not @nestjs/common's (which reads req.session), and RedisSession is the same one", () => {
     expect(Session).not.toBe(NestSession);
     expect(RedisSession).toBe(Session);
   });

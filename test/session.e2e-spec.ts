@@ -1,8 +1,21 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { MemorySessionStore, RedisSessionModule, type RedisSessionModuleOptions } from '../src/index.js';
+import {
+  MemorySessionStore,
+  RedisSessionModule,
+  type RedisSessionModuleOptions,
+} from '../src/index.js';
 import { SessionReadingGuard, SessionTestController } from './app/session-test.controller.js';
-import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request, setCookies, signedCookie } from './utils/app.js';
+import {
+  ADAPTERS,
+  SECRET,
+  cookieOf,
+  createApp,
+  idOf,
+  request,
+  setCookies,
+  signedCookie,
+} from './utils/app.js';
 import { startRedis, type RedisHandle } from './utils/redis-server.js';
 
 /** What a spec may ask of the store underneath, whichever it is. */
@@ -63,7 +76,9 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
     it('creates a session on first write, with a signed cookie and secure defaults', async () => {
       const res = await http().get('/write').expect(200, { counter: 1 });
       const [header] = setCookies(res);
-      expect(header).toMatch(/^session=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/);
+      expect(header).toMatch(
+        /^session=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
       const id = idOf(cookieOf(res));
       const fields = await probe.fields(id);
       expect(fields.counter).toBe('1');
@@ -83,7 +98,10 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
 
     it('persists nested mutation and deletes without any extra call', async () => {
       const cookie = cookieOf(await http().get('/push/a'));
-      await http().get('/push/b').set('Cookie', cookie).expect(200, { items: ['item', 'item'] });
+      await http()
+        .get('/push/b')
+        .set('Cookie', cookie)
+        .expect(200, { items: ['item', 'item'] });
       const id = idOf(cookie);
       expect(JSON.parse((await probe.fields(id)).cart)).toEqual({ items: ['item', 'item'] });
       await http().get('/set/extra/1').set('Cookie', cookie).expect(200);
@@ -125,7 +143,10 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
         expect(res.body.id).not.toBe(realId);
         expect(setCookies(res)).toEqual([]);
       }
-      const written = await http().get('/write').set('Cookie', signedCookie('B'.repeat(43))).expect(200, { counter: 1 });
+      const written = await http()
+        .get('/write')
+        .set('Cookie', signedCookie('B'.repeat(43)))
+        .expect(200, { counter: 1 });
       expect(idOf(cookieOf(written))).not.toBe('B'.repeat(43));
       expect(await probe.exists('B'.repeat(43))).toBe(false);
     });
@@ -136,7 +157,9 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       const res = await http().get('/invalidate').set('Cookie', cookie).expect(200);
       const headers = setCookies(res);
       expect(headers).toHaveLength(1);
-      expect(headers[0]).toMatch(/^session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
+      expect(headers[0]).toMatch(
+        /^session=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/,
+      );
       expect(await probe.exists(id)).toBe(false);
       await http().get('/read').set('Cookie', cookie).expect(200, { counter: null });
     });

@@ -1,4 +1,14 @@
-import { Body, Controller, Get, HttpCode, Injectable, Param, Post, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Param,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { CsrfGuard, Session, SessionService, type SessionData } from '../../src/index.js';
 
 /**
@@ -7,7 +17,10 @@ import { CsrfGuard, Session, SessionService, type SessionData } from '../../src/
  */
 @Injectable()
 export class Latches {
-  private readonly gates = new Map<string, { opened: Promise<void>; open: () => void; reached: Promise<void>; arrive: () => void }>();
+  private readonly gates = new Map<
+    string,
+    { opened: Promise<void>; open: () => void; reached: Promise<void>; arrive: () => void }
+  >();
 
   private gate(name: string) {
     let gate = this.gates.get(name);
@@ -128,7 +141,11 @@ export class SecurityTestController {
   }
 
   @Get('slow-write/:gate/:key')
-  async slowWrite(@Session() session: SessionData, @Param('gate') gate: string, @Param('key') key: string) {
+  async slowWrite(
+    @Session() session: SessionData,
+    @Param('gate') gate: string,
+    @Param('key') key: string,
+  ) {
     await this.latches.wait(gate);
     session[key] = 'late';
     return { ok: true };

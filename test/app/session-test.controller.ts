@@ -55,7 +55,11 @@ export class SessionTestController {
 
   @Get('dump')
   dump(@Session() session: SessionData) {
-    return { data: { ...session }, id: this.sessions.getId(session), isNew: this.sessions.isNew(session) };
+    return {
+      data: { ...session },
+      id: this.sessions.getId(session),
+      isNew: this.sessions.isNew(session),
+    };
   }
 
   @Post('set')
@@ -65,7 +69,11 @@ export class SessionTestController {
   }
 
   @Get('set/:key/:value')
-  setOne(@Session() session: SessionData, @Param('key') key: string, @Param('value') value: string) {
+  setOne(
+    @Session() session: SessionData,
+    @Param('key') key: string,
+    @Param('value') value: string,
+  ) {
     session[key] = value;
     return { ok: true };
   }

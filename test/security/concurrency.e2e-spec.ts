@@ -17,7 +17,11 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
   it('case 26: a slow request that commits after a logout does not bring the session back', async () => {
     const cookie = cookieOf(await bed.http().get('/sec/login'));
     const key = bed.key(idOf(cookie));
-    const slow = bed.http().get('/sec/slow-write/resurrect/late').set('Cookie', cookie).then((r) => r);
+    const slow = bed
+      .http()
+      .get('/sec/slow-write/resurrect/late')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await bed.latches.reached('resurrect');
     await bed.http().get('/sec/logout').set('Cookie', cookie).expect(200);
     bed.latches.open('resurrect');
@@ -30,7 +34,9 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
   it('case 46: 20 parallel requests on one session, each setting a different key: all 20 survive', async () => {
     const cookie = cookieOf(await bed.http().get('/write'));
     const responses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => bed.http().get(`/set/key${i}/v${i}`).set('Cookie', cookie)),
+      Array.from({ length: 20 }, (_, i) =>
+        bed.http().get(`/set/key${i}/v${i}`).set('Cookie', cookie),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
     const fields = await bed.redis.client.hgetall(bed.key(idOf(cookie)));
@@ -41,14 +47,22 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
   it('case 47: a read that overlaps a write and a logout neither rolls back the write nor revives the session', async () => {
     const cookie = cookieOf(await bed.http().get('/sec/login'));
     const key = bed.key(idOf(cookie));
-    const reader = bed.http().get('/sec/slow-read/reader').set('Cookie', cookie).then((r) => r);
+    const reader = bed
+      .http()
+      .get('/sec/slow-read/reader')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await bed.latches.reached('reader');
     await bed.http().get('/set/color/blue').set('Cookie', cookie).expect(200);
     bed.latches.open('reader');
     expect((await reader).body).toEqual({ userId: 7 });
     expect(await bed.redis.client.hget(key, 'color')).toBe('"blue"');
 
-    const reader2 = bed.http().get('/sec/slow-read/reader2').set('Cookie', cookie).then((r) => r);
+    const reader2 = bed
+      .http()
+      .get('/sec/slow-read/reader2')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await bed.latches.reached('reader2');
     await bed.http().get('/sec/logout').set('Cookie', cookie).expect(200);
     bed.latches.open('reader2');
@@ -58,22 +72,36 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
 
   it('case 50: two parallel regenerates leave exactly one successor and no orphan', async () => {
     const cookie = cookieOf(await bed.http().get('/sec/login'));
-    const first = bed.http().get('/sec/slow-regenerate/regen-a').set('Cookie', cookie).then((r) => r);
-    const second = bed.http().get('/sec/slow-regenerate/regen-b').set('Cookie', cookie).then((r) => r);
+    const first = bed
+      .http()
+      .get('/sec/slow-regenerate/regen-a')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    const second = bed
+      .http()
+      .get('/sec/slow-regenerate/regen-b')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await Promise.all([bed.latches.reached('regen-a'), bed.latches.reached('regen-b')]);
     bed.latches.open('regen-a');
     const a = await first;
     bed.latches.open('regen-b');
     const b = await second;
     const keys = await bed.keys();
-    expect(keys.filter((k) => [a.body.id, b.body.id, idOf(cookie)].some((id) => k === bed.key(id)))).toEqual([bed.key(a.body.id)]);
+    expect(
+      keys.filter((k) => [a.body.id, b.body.id, idOf(cookie)].some((id) => k === bed.key(id))),
+    ).toEqual([bed.key(a.body.id)]);
     expect(idOf(cookieOf(a))).toBe(a.body.id);
     expect(setCookies(b)[0]).toMatch(/^session=; Max-Age=0/);
   });
 
   it('case 50: regenerate racing a logout leaves no key at all', async () => {
     const cookie = cookieOf(await bed.http().get('/sec/login'));
-    const regen = bed.http().get('/sec/slow-regenerate/regen-logout').set('Cookie', cookie).then((r) => r);
+    const regen = bed
+      .http()
+      .get('/sec/slow-regenerate/regen-logout')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await bed.latches.reached('regen-logout');
     await bed.http().get('/sec/logout').set('Cookie', cookie).expect(200);
     bed.latches.open('regen-logout');
@@ -84,7 +112,8 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
 
   it('case 29: 10,000 requests without a cookie, with random or forged cookies create no key and set no cookie', async () => {
     const server = bed.app.getHttpServer();
-    if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    if (!server.listening)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const before = (await bed.keys()).length;
     const realId = idOf(cookieOf(await bed.http().get('/write')));
@@ -101,7 +130,9 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
       while (next < total) {
         const i = next++;
         const make = cookies[i % cookies.length];
-        const res = await fetch(`http://127.0.0.1:${port}/sec/dump`, { headers: make ? { cookie: make() } : {} });
+        const res = await fetch(`http://127.0.0.1:${port}/sec/dump`, {
+          headers: make ? { cookie: make() } : {},
+        });
         await res.arrayBuffer();
         if (res.status === 200) statuses++;
         if (res.headers.get('set-cookie')) setCookieCount++;

@@ -2,7 +2,15 @@ import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { RedisSessionModule, signSessionId } from '../../src/index.js';
-import { ADAPTERS, OLD_SECRET, SECRET, cookieOf, idOf, setCookies, signedCookie } from '../utils/app.js';
+import {
+  ADAPTERS,
+  OLD_SECRET,
+  SECRET,
+  cookieOf,
+  idOf,
+  setCookies,
+  signedCookie,
+} from '../utils/app.js';
 import { monitor } from '../utils/redis-server.js';
 import { sessionBed, type SessionBed } from '../utils/sessions.js';
 
@@ -23,7 +31,9 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     expect(plain).toHaveLength(1);
     expect(plain[0]).toMatch(/; Path=\/; HttpOnly; SameSite=Lax$/);
     expect(plain[0]).not.toMatch(/Domain|Secure/);
-    const https = setCookies(await bed.http().get('/write').set('X-Forwarded-Proto', 'https').expect(200));
+    const https = setCookies(
+      await bed.http().get('/write').set('X-Forwarded-Proto', 'https').expect(200),
+    );
     expect(https[0]).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
   });
 
@@ -44,7 +54,7 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     }
   });
 
-  it('case 7: the app\'s own Set-Cookie survives beside exactly one session cookie; a 1 MB session keeps the cookie small', async () => {
+  it("case 7: the app's own Set-Cookie survives beside exactly one session cookie; a 1 MB session keeps the cookie small", async () => {
     const res = await bed.http().get('/sec/own-cookie').expect(200);
     const all = res.headers['set-cookie'] as unknown as string[];
     expect(all.filter((c) => c.startsWith('theme=dark'))).toHaveLength(1);
@@ -59,7 +69,11 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     await bed.redis.client.hset(`other:${id}`, '$c', String(Date.now()), 'userId', '1');
     await bed.redis.client.set(bed.key(id), '{"userId":1}');
     try {
-      const res = await bed.http().get('/sec/whoami').set('Cookie', signedCookie(id)).expect(200, { userId: null });
+      const res = await bed
+        .http()
+        .get('/sec/whoami')
+        .set('Cookie', signedCookie(id))
+        .expect(200, { userId: null });
       expect(setCookies(res)).toEqual([]);
     } finally {
       await bed.redis.client.del(id, `other:${id}`, bed.key(id));
@@ -73,8 +87,18 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
       await watch.settle();
       watch.clear();
       const good = signSessionId(id, SECRET);
-      for (const value of [id, signSessionId(id, 'w'.repeat(32)), good.slice(0, -2), `${good}AA`, `${id}.${'A'.repeat(10)}`]) {
-        const res = await bed.http().get('/sec/whoami').set('Cookie', `session=${value}`).expect(200, { userId: null });
+      for (const value of [
+        id,
+        signSessionId(id, 'w'.repeat(32)),
+        good.slice(0, -2),
+        `${good}AA`,
+        `${id}.${'A'.repeat(10)}`,
+      ]) {
+        const res = await bed
+          .http()
+          .get('/sec/whoami')
+          .set('Cookie', `session=${value}`)
+          .expect(200, { userId: null });
         expect(setCookies(res)).toEqual([]);
       }
       await watch.settle();
@@ -88,19 +112,39 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     const cookie = cookieOf(await bed.http().get('/write'));
     // Whitespace around a value is header syntax (the cookie package trims it), not part of the value.
     for (const suffix of ['x', '.sig', '%00', '==', '%20x']) {
-      await bed.http().get('/read').set('Cookie', `${cookie}${suffix}`).expect(200, { counter: null });
+      await bed
+        .http()
+        .get('/read')
+        .set('Cookie', `${cookie}${suffix}`)
+        .expect(200, { counter: null });
     }
   });
 
   it('case 14: hostile ids give an anonymous session, no 5xx, and no key derived from them', async () => {
     const before = (await bed.keys()).length;
-    const hostile = ['', 'short12', 'x'.repeat(10_000), 'ünïcödé', '*', '{tag}', '../a', '%2e%2e%2fa', 'a\tb'];
+    const hostile = [
+      '',
+      'short12',
+      'x'.repeat(10_000),
+      'ünïcödé',
+      '*',
+      '{tag}',
+      '../a',
+      '%2e%2e%2fa',
+      'a\tb',
+    ];
     for (const raw of hostile) {
-      const value = raw === '' ? '' : `${encodeURIComponent(raw)}.${signSessionId(raw, SECRET).split('.')[1]}`;
-      await bed.http().get('/sec/dump').set('Cookie', `session=${value}`).expect(200).expect((res) => {
-        expect(res.body.isNew).toBe(true);
-        expect(res.body.keys).toEqual([]);
-      });
+      const value =
+        raw === '' ? '' : `${encodeURIComponent(raw)}.${signSessionId(raw, SECRET).split('.')[1]}`;
+      await bed
+        .http()
+        .get('/sec/dump')
+        .set('Cookie', `session=${value}`)
+        .expect(200)
+        .expect((res) => {
+          expect(res.body.isNew).toBe(true);
+          expect(res.body.keys).toEqual([]);
+        });
     }
     expect((await bed.keys()).length).toBe(before);
   });
@@ -110,7 +154,11 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     const b = cookieOf(await bed.http().get('/sec/login'));
     await bed.http().get('/sec/whoami').set('Cookie', `${a}; ${b}`).expect(200, { userId: null });
     await bed.http().get('/sec/whoami').set('Cookie', `${a}; ${a}`).expect(200, { userId: 7 });
-    await bed.http().get('/sec/whoami').set('Cookie', `session=junk; ${a}`).expect(200, { userId: 7 });
+    await bed
+      .http()
+      .get('/sec/whoami')
+      .set('Cookie', `session=junk; ${a}`)
+      .expect(200, { userId: 7 });
   });
 
   it('case 15: a validly signed id that is not stored is never adopted, and is logged by digest only', async () => {
@@ -120,7 +168,11 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
       lines.push(String(message));
     });
     try {
-      const res = await bed.http().get('/write').set('Cookie', signedCookie(id)).expect(200, { counter: 1 });
+      const res = await bed
+        .http()
+        .get('/write')
+        .set('Cookie', signedCookie(id))
+        .expect(200, { counter: 1 });
       expect(idOf(cookieOf(res))).not.toBe(id);
       expect(await bed.redis.client.exists(bed.key(id))).toBe(0);
     } finally {
@@ -136,9 +188,17 @@ describe('secret rotation (case 13) and cookie rules at boot (case 3)', () => {
     const oldBed = await sessionBed('express', { secret: OLD_SECRET });
     const cookie = cookieOf(await oldBed.http().get('/sec/login'));
     await oldBed.app.close();
-    const rotated = await sessionBed('express', { secret: SECRET, oldSecrets: [OLD_SECRET] }, { redis: oldBed.redis });
+    const rotated = await sessionBed(
+      'express',
+      { secret: SECRET, oldSecrets: [OLD_SECRET] },
+      { redis: oldBed.redis },
+    );
     try {
-      const res = await rotated.http().get('/sec/whoami').set('Cookie', cookie).expect(200, { userId: 7 });
+      const res = await rotated
+        .http()
+        .get('/sec/whoami')
+        .set('Cookie', cookie)
+        .expect(200, { userId: 7 });
       const resigned = cookieOf(res);
       expect(idOf(resigned)).toBe(idOf(cookie));
       expect(decodeURIComponent(resigned.split('=')[1])).toBe(signSessionId(idOf(cookie), SECRET));
@@ -164,9 +224,11 @@ describe('secret rotation (case 13) and cookie rules at boot (case 3)', () => {
       { secret: SECRET, cookie: { domain: 'a.com; Secure' } },
     ];
     for (const options of bad) {
-      await expect(Test.createTestingModule({ imports: [RedisSessionModule.forRoot(options as never)] }).compile()).rejects.toThrow(
-        /RedisSession configuration error/,
-      );
+      await expect(
+        Test.createTestingModule({
+          imports: [RedisSessionModule.forRoot(options as never)],
+        }).compile(),
+      ).rejects.toThrow(/RedisSession configuration error/);
     }
   });
 });

@@ -40,12 +40,27 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
     const anonymous = cookieOf(first);
     const preLogin = first.body.token;
     const loggedIn = cookieOf(await bed.http().get('/sec/login').set('Cookie', anonymous));
-    await bed.http().post('/sec/protected').set('Cookie', loggedIn).set('X-CSRF-Token', preLogin).expect(403);
+    await bed
+      .http()
+      .post('/sec/protected')
+      .set('Cookie', loggedIn)
+      .set('X-CSRF-Token', preLogin)
+      .expect(403);
     const { token } = (await bed.http().get('/sec/csrf').set('Cookie', loggedIn).expect(200)).body;
     expect(token).not.toBe(preLogin);
-    await bed.http().post('/sec/protected').set('Cookie', loggedIn).set('X-CSRF-Token', token).expect(200);
+    await bed
+      .http()
+      .post('/sec/protected')
+      .set('Cookie', loggedIn)
+      .set('X-CSRF-Token', token)
+      .expect(200);
     await bed.http().get('/sec/logout').set('Cookie', loggedIn).expect(200);
-    await bed.http().post('/sec/protected').set('Cookie', loggedIn).set('X-CSRF-Token', token).expect(403);
+    await bed
+      .http()
+      .post('/sec/protected')
+      .set('Cookie', loggedIn)
+      .set('X-CSRF-Token', token)
+      .expect(403);
   });
 
   it('case 19: regenerate twice in one request leaves only the last id', async () => {
@@ -57,7 +72,7 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
     expect(keys).not.toContain(bed.key(idOf(cookie)));
   });
 
-  it('case 22: the idle timeout is Redis\'s own TTL, and a read slides it without rewriting data', async () => {
+  it("case 22: the idle timeout is Redis's own TTL, and a read slides it without rewriting data", async () => {
     const cookie = cookieOf(await bed.http().get('/write'));
     const key = bed.key(idOf(cookie));
     await bed.redis.client.pexpire(key, 5000);
@@ -65,7 +80,8 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
     expect(await bed.redis.client.pttl(key)).toBeGreaterThan(1_190_000);
     await bed.redis.client.pexpire(key, 1);
     // Redis expires the key by itself; poll (bounded) for that instead of guessing a delay.
-    for (let i = 0; i < 200 && (await bed.redis.client.exists(key)); i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 200 && (await bed.redis.client.exists(key)); i++)
+      await new Promise((r) => setImmediate(r));
     await bed.http().get('/read').set('Cookie', cookie).expect(200, { counter: null });
   });
 
@@ -93,20 +109,27 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
     expect(await bed.redis.client.pttl(key)).toBeLessThanOrEqual(10_000);
     await bed.http().get('/sec/timeout/100000').set('Cookie', cookie).expect(200);
     expect(await bed.redis.client.pttl(key)).toBeLessThanOrEqual(3_600_000);
-    for (const bad of ['NaN', '-5', 'Infinity']) await bed.http().get(`/sec/timeout/${bad}`).set('Cookie', cookie).expect(500);
+    for (const bad of ['NaN', '-5', 'Infinity'])
+      await bed.http().get(`/sec/timeout/${bad}`).set('Cookie', cookie).expect(500);
     const end = await bed.http().get('/sec/timeout/0').set('Cookie', cookie).expect(200);
     expect(setCookies(end)[0]).toMatch(/^session=; Max-Age=0/);
     expect(await bed.redis.client.exists(key)).toBe(0);
   });
 
   it('case 25: logout deletes the key and clears the cookie with the same Path and Domain', async () => {
-    const scoped = await sessionBed(adapter, { cookie: { path: '/', domain: 'example.test' } }, { redis: bed.redis });
+    const scoped = await sessionBed(
+      adapter,
+      { cookie: { path: '/', domain: 'example.test' } },
+      { redis: bed.redis },
+    );
     try {
       const cookie = cookieOf(await scoped.http().get('/write'));
       const res = await scoped.http().get('/sec/logout').set('Cookie', cookie).expect(200);
       const cleared = setCookies(res);
       expect(cleared).toHaveLength(1);
-      expect(cleared[0]).toMatch(/^session=; Max-Age=0; Domain=example\.test; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
+      expect(cleared[0]).toMatch(
+        /^session=; Max-Age=0; Domain=example\.test; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/,
+      );
       expect(await bed.redis.client.exists(bed.key(idOf(cookie)))).toBe(0);
       await scoped.http().get('/read').set('Cookie', cookie).expect(200, { counter: null });
     } finally {
@@ -136,7 +159,11 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
   });
 
   it('case 4: a configured Max-Age never outlives the absolute deadline', async () => {
-    const remember = await sessionBed(adapter, { absoluteTimeout: 60, cookie: { maxAge: 86_400 } }, { redis: bed.redis });
+    const remember = await sessionBed(
+      adapter,
+      { absoluteTimeout: 60, cookie: { maxAge: 86_400 } },
+      { redis: bed.redis },
+    );
     try {
       const [header] = setCookies(await remember.http().get('/write'));
       const maxAge = Number(/Max-Age=(\d+)/.exec(header)![1]);
@@ -166,7 +193,10 @@ describe('case 19: a failed renewal leaves no half-written session', () => {
     try {
       const cookie = cookieOf(await request(app.getHttpServer()).get('/write'));
       store.failCreates = true;
-      const res = await request(app.getHttpServer()).get('/sec/login').set('Cookie', cookie).expect(503);
+      const res = await request(app.getHttpServer())
+        .get('/sec/login')
+        .set('Cookie', cookie)
+        .expect(503);
       expect(setCookies(res)).toEqual([]);
       const ids: string[] = [];
       for await (const id of store.ids()) ids.push(id);

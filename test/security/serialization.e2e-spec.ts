@@ -50,7 +50,9 @@ describe.each(ADAPTERS)('serialization safety on %s', (adapter) => {
     // The session still commits normally afterwards: the odd keys are plain data.
     await bed.http().get('/set/k/v').set('Cookie', signedCookie(id)).expect(200);
     expect(await bed.redis.client.hget(bed.key(id), 'k')).toBe('"v"');
-    expect(await bed.redis.client.hget(bed.key(id), '__proto__')).toBe(JSON.stringify({ isAdmin: true }));
+    expect(await bed.redis.client.hget(bed.key(id), '__proto__')).toBe(
+      JSON.stringify({ isAdmin: true }),
+    );
   });
 
   it('case 38: non-JSON, truncated, wrong-type and meta-less data give a fresh session, never a 500', async () => {
@@ -68,7 +70,11 @@ describe.each(ADAPTERS)('serialization safety on %s', (adapter) => {
         const res = await bed.http().get('/sec/dump').set('Cookie', signedCookie(id)).expect(200);
         expect(res.body.isNew).toBe(true);
       }
-      const written = await bed.http().get('/write').set('Cookie', signedCookie(id)).expect(200, { counter: 1 });
+      const written = await bed
+        .http()
+        .get('/write')
+        .set('Cookie', signedCookie(id))
+        .expect(200, { counter: 1 });
       expect(idOf(cookieOf(written))).not.toBe(id);
     }
     await bed.redis.client.del(bed.key(list), bed.key(bare));

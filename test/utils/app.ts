@@ -14,7 +14,10 @@ export const SECRET = 'test-secret-test-secret-test-secret-0123';
 export const OLD_SECRET = 'old-secret-old-secret-old-secret-old-0123';
 
 /** Boots a Nest app on the given platform with the given module metadata. */
-export async function createApp(adapter: AdapterName, metadata: ModuleMetadata): Promise<INestApplication> {
+export async function createApp(
+  adapter: AdapterName,
+  metadata: ModuleMetadata,
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   if (adapter === 'fastify') {
     const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
@@ -37,7 +40,8 @@ export function setCookies(response: request.Response, name = 'session'): string
 /** `name=value` of the one session cookie a response set, for the next request's Cookie header. */
 export function cookieOf(response: request.Response, name = 'session'): string {
   const cookies = setCookies(response, name);
-  if (cookies.length !== 1) throw new Error(`expected one ${name} cookie, got ${JSON.stringify(cookies)}`);
+  if (cookies.length !== 1)
+    throw new Error(`expected one ${name} cookie, got ${JSON.stringify(cookies)}`);
   return cookies[0].split(';')[0];
 }
 

@@ -44,12 +44,27 @@ export function hasRedisServer(): boolean {
  * Starts `redis-server` on a free loopback port with no persistence and resolves once it
  * accepts connections (it says so on stdout). Extra arguments go on its command line.
  */
-export async function spawnRedis(args: string[] = [], port?: number): Promise<{ process: ChildProcess; port: number }> {
+export async function spawnRedis(
+  args: string[] = [],
+  port?: number,
+): Promise<{ process: ChildProcess; port: number }> {
   if (!hasRedisServer()) throw new Error(INSTALL_HINT);
   const chosen = port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp', ...args],
+    [
+      '--port',
+      String(chosen),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      '/tmp',
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -63,7 +78,9 @@ export async function spawnRedis(args: string[] = [], port?: number): Promise<{ 
       }
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
+    );
     child.once('error', reject);
   });
   child.removeAllListeners('exit');
@@ -84,7 +101,9 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
  * touched), otherwise a redis-server of its own. `own: true` always starts a process (tests that
  * stop, pause or count every command need one to themselves).
  */
-export async function startRedis(options: { own?: boolean; args?: string[] } = {}): Promise<RedisHandle> {
+export async function startRedis(
+  options: { own?: boolean; args?: string[] } = {},
+): Promise<RedisHandle> {
   const prefix = `test:${randomUUID()}:`;
   const shared = process.env.REDIS_URL;
   if (shared && !options.own) {
@@ -122,7 +141,8 @@ export async function startRedis(options: { own?: boolean; args?: string[] } = {
 /** Every key matching a pattern (SCAN). */
 export async function scanAll(client: Redis, match: string): Promise<string[]> {
   const keys: string[] = [];
-  for await (const batch of client.scanStream({ match, count: 1000 })) keys.push(...(batch as string[]));
+  for await (const batch of client.scanStream({ match, count: 1000 }))
+    keys.push(...(batch as string[]));
   return keys;
 }
 

@@ -32,21 +32,36 @@ export async function sessionBed(
   const redis = extra.redis ?? (await startRedis());
   const moduleRef = await Test.createTestingModule({
     imports: [
-      RedisSessionModule.forRoot({ secret: SECRET, prefix: redis.prefix, redis: { url: redis.url }, ...options }),
+      RedisSessionModule.forRoot({
+        secret: SECRET,
+        prefix: redis.prefix,
+        redis: { url: redis.url },
+        ...options,
+      }),
       ...(extra.metadata?.imports ?? []),
     ],
-    controllers: [SessionTestController, SecurityTestController, ...(extra.metadata?.controllers ?? [])],
+    controllers: [
+      SessionTestController,
+      SecurityTestController,
+      ...(extra.metadata?.controllers ?? []),
+    ],
     providers: [Latches, ...(extra.metadata?.providers ?? [])],
   }).compile();
   let app: INestApplication;
   if (adapter === 'fastify') {
-    const fastify = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ trustProxy: extra.trustProxy }));
+    const fastify = moduleRef.createNestApplication<NestFastifyApplication>(
+      new FastifyAdapter({ trustProxy: extra.trustProxy }),
+    );
     await fastify.init();
     await fastify.getHttpAdapter().getInstance().ready();
     app = fastify;
   } else {
     app = moduleRef.createNestApplication(new ExpressAdapter());
-    if (extra.trustProxy) (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);
+    if (extra.trustProxy)
+      (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set(
+        'trust proxy',
+        true,
+      );
     await app.init();
   }
   return {

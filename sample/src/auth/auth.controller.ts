@@ -1,4 +1,12 @@
-import { Body, Controller, Get, HttpCode, Post, UnauthorizedException, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Post,
+  UnauthorizedException,
+  UseGuards,
+} from '@nestjs/common';
 import { CsrfGuard, Session, SessionService, type SessionData } from 'nestjs-redis-sessions';
 
 /** Login, counter, profile and logout: the session life cycle a real app goes through. */
@@ -12,7 +20,14 @@ export class AuthController {
       user: session.user?.name ?? null,
       visits: session.visits ?? 0,
       messages: this.sessions.popFlash(session),
-      routes: ['GET /counter', 'POST /login {name}', 'GET /profile', 'GET /csrf', 'POST /profile {bio} + X-CSRF-Token', 'POST /logout'],
+      routes: [
+        'GET /counter',
+        'POST /login {name}',
+        'GET /profile',
+        'GET /csrf',
+        'POST /profile {bio} + X-CSRF-Token',
+        'POST /logout',
+      ],
     };
   }
 
