@@ -1,9 +1,18 @@
-import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
 import { requestOf, slotOf } from './session-request.util.js';
 import { MESSAGES } from './session.errors.js';
 
 /** Metadata key marking handlers that take `@Session()`: the interceptor loads for them only. @internal */
 export const USES_SESSION = 'redis-session:uses-session';
+
+/**
+ * The type of `@Session()`, spelled out so the emitted declaration names only types that Nest 11
+ * and Nest 12 both export (an inferred one would name Nest 12's `ParameterDecoratorOptions`).
+ * @publicApi
+ */
+export type SessionParamDecorator = (
+  ...dataOrPipes: (string | undefined | PipeTransform | Type<PipeTransform>)[]
+) => ParameterDecorator;
 
 /**
  * The request's session as a plain-looking object: read, assign and `delete` keys, mutate nested
@@ -16,7 +25,7 @@ export const USES_SESSION = 'redis-session:uses-session';
  * @Get('count') count(@Session() session: SessionData) { session.n = ((session.n as number) ?? 0) + 1; }
  * @publicApi
  */
-export const Session = createParamDecorator(
+export const Session: SessionParamDecorator = createParamDecorator(
   (key: string | undefined, context: ExecutionContext) => {
     const request = requestOf(context);
     const state = request && slotOf(request)?.state;
@@ -35,4 +44,4 @@ export const Session = createParamDecorator(
  * `@Session()` under a name that cannot be mistaken for `@nestjs/common`'s `Session`.
  * @publicApi
  */
-export const RedisSession = Session;
+export const RedisSession: SessionParamDecorator = Session;

@@ -35,8 +35,8 @@ interface Outcome {
 
 /**
  * The environment for the consumers: this process's, less what would make a child act as part
- * of this run instead of as a fresh user's shell (jest's worker id, npm's script context when
- * this spec runs under `npm test`, which would point npm at this repository).
+ * of this run instead of as a fresh user's shell: jest's worker id, and the variables npm sets
+ * for a script when this spec runs under `npm test`, which describe this repository.
  */
 function consumerEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -84,6 +84,17 @@ function run(
       resolve({ command: label, code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Like Promise.all, but waits for every task before failing, so nothing is still writing into
+ * the temp dir when afterAll removes it.
+ */
+async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 function killGroup(child: ChildProcess): void {
@@ -217,10 +228,10 @@ describe('the packed library in real applications', () => {
     // this repository's node_modules (where a second copy of Nest would hide a missing dep).
     work = await mkdtemp(join(tmpdir(), 'nestjs-redis-sessions-consumers-'));
     expect(relative(REPO, work).startsWith('..')).toBe(true);
-    const [handle, tarball] = await Promise.all([startRedis(), pack(work)]);
-    redis = handle;
+    const [handle, tarball] = await settleAll<RedisHandle | string>([startRedis(), pack(work)]);
+    redis = handle as RedisHandle;
     // The two installs are independent and dominate the run time: do them side by side.
-    const [esm, cjs] = await Promise.all(CONSUMERS.map((c) => install(work!, c, tarball)));
+    const [esm, cjs] = await settleAll(CONSUMERS.map((c) => install(work!, c, tarball as string)));
     dirs['nest12-esm'] = esm;
     dirs['nest11-cjs'] = cjs;
   }, INSTALL_TIMEOUT + STEP_TIMEOUT);
@@ -258,6 +269,13 @@ describe('the packed library in real applications', () => {
       expect(sessionCookies(read)).toEqual([]);
       // The app was handed this spec's Redis, and the session is really there.
       expect(await redis!.client.exists(`${redis!.prefix}nest12-esm:${write.body.id}`)).toBe(1);
+
+      // A deployed app is stopped with SIGTERM: the module's shutdown must not hold it up.
+      const exited = new Promise<unknown>((resolve) =>
+        child.once('exit', (code, signal) => resolve(code ?? signal)),
+      );
+      child.kill('SIGTERM');
+      expect(await exited).toBe('SIGTERM');
     },
     STEP_TIMEOUT,
   );
