@@ -50,7 +50,11 @@ export class RedisSessionStore implements SessionStore {
     this.scripts = defineScripts(client);
   }
 
-  async load(id: string, defaultTimeoutMs: number, now: number): Promise<Map<string, string> | null> {
+  async load(
+    id: string,
+    defaultTimeoutMs: number,
+    now: number,
+  ): Promise<Map<string, string> | null> {
     const result = await this.scripts.redisSessionLoad(this.prefix + id, now, defaultTimeoutMs);
     if (result === null) return null;
     if (result === -1) throw new CorruptSessionError('the key holds another Redis type');
@@ -63,7 +67,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async update(id: string, set: string[], remove: string[], ttlMs: number): Promise<boolean> {
-    const result = await this.scripts.redisSessionUpdate(this.prefix + id, ttlMs, set.length / 2, ...set, ...remove);
+    const result = await this.scripts.redisSessionUpdate(
+      this.prefix + id,
+      ttlMs,
+      set.length / 2,
+      ...set,
+      ...remove,
+    );
     return result === 1;
   }
 
@@ -77,7 +87,10 @@ export class RedisSessionStore implements SessionStore {
 
   async *ids(): AsyncIterable<string> {
     const match = this.prefix.replace(GLOB, '\\$&') + '*';
-    const nodes = 'nodes' in this.client && typeof this.client.nodes === 'function' ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const nodes =
+      'nodes' in this.client && typeof this.client.nodes === 'function'
+        ? (this.client as Cluster).nodes('master')
+        : [this.client as Redis];
     for (const node of nodes) {
       // TYPE hash skips foreign keys that happen to share the namespace.
       for await (const keys of node.scanStream({ match, count: 1000, type: 'hash' })) {
