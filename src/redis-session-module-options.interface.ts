@@ -47,7 +47,9 @@ export interface SessionRedisOptions {
   tls?: boolean;
   /**
    * Seconds a command may take, and so how long a request waits on Redis before a 503.
-   * Applies to a client passed in through `client` as well (the request-side bound).
+   * A client passed in through `client` or `clientFactory` gets a request-side timer of the same
+   * length; give it `commandTimeout` and `enableOfflineQueue: false` too, so a timed-out command
+   * is not sent later.
    * @default 2
    */
   socketTimeout?: number;

@@ -28,6 +28,8 @@ function setUpResources(
 ): SessionResources {
   if (options.store) return { store: options.store, client: null, owned: false };
   const owned = options.client === undefined;
+  // Only a client made here is known to carry the bounded options; others get a request-side timer.
+  const configuredHere = options.client === undefined && options.clientFactory === undefined;
   const client =
     options.client ??
     options.clientFactory?.() ??
@@ -46,7 +48,8 @@ function setUpResources(
       down = false;
     });
   }
-  return { store: new RedisSessionStore(client, config.prefix, owned), client, owned };
+  const timeout = configuredHere ? undefined : config.socketTimeoutMs;
+  return { store: new RedisSessionStore(client, config.prefix, owned, timeout), client, owned };
 }
 
 /** The module's providers beside the ones ConfigurableModuleBuilder makes. @internal */

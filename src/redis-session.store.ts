@@ -46,8 +46,34 @@ export class RedisSessionStore implements SessionStore {
     readonly client: Client,
     readonly prefix: string,
     private readonly owned = false,
+    private readonly timeoutMs?: number,
   ) {
     this.scripts = defineScripts(client);
+  }
+
+  /**
+   * A request-side bound for clients the module did not configure itself (passed in or made by a
+   * factory), which may have no commandTimeout: the request ends in time whatever the client does.
+   */
+  private bounded<T>(operation: Promise<T>): Promise<T> {
+    const { timeoutMs } = this;
+    if (timeoutMs === undefined) return operation;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      operation.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   async load(
@@ -55,7 +81,9 @@ export class RedisSessionStore implements SessionStore {
     defaultTimeoutMs: number,
     now: number,
   ): Promise<Map<string, string> | null> {
-    const result = await this.scripts.redisSessionLoad(this.prefix + id, now, defaultTimeoutMs);
+    const result = await this.bounded(
+      this.scripts.redisSessionLoad(this.prefix + id, now, defaultTimeoutMs),
+    );
     if (result === null) return null;
     if (result === -1) throw new CorruptSessionError('the key holds another Redis type');
     if (result === -2) throw new CorruptSessionError('the hash has no meta fields');
@@ -63,26 +91,25 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async create(id: string, fields: string[], ttlMs: number): Promise<boolean> {
-    return (await this.scripts.redisSessionCreate(this.prefix + id, ttlMs, ...fields)) === 1;
+    return (
+      (await this.bounded(this.scripts.redisSessionCreate(this.prefix + id, ttlMs, ...fields))) ===
+      1
+    );
   }
 
   async update(id: string, set: string[], remove: string[], ttlMs: number): Promise<boolean> {
-    const result = await this.scripts.redisSessionUpdate(
-      this.prefix + id,
-      ttlMs,
-      set.length / 2,
-      ...set,
-      ...remove,
+    const result = await this.bounded(
+      this.scripts.redisSessionUpdate(this.prefix + id, ttlMs, set.length / 2, ...set, ...remove),
     );
     return result === 1;
   }
 
   async destroy(id: string): Promise<boolean> {
-    return (await this.client.del(this.prefix + id)) > 0;
+    return (await this.bounded(this.client.del(this.prefix + id))) > 0;
   }
 
   async exists(id: string): Promise<boolean> {
-    return (await this.client.exists(this.prefix + id)) > 0;
+    return (await this.bounded(this.client.exists(this.prefix + id))) > 0;
   }
 
   async *ids(): AsyncIterable<string> {
