@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, type INestApplication } from '@nestjs/common';
+import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,12 @@ import {
   SessionService,
   type SessionData,
 } from '../../src/index.js';
+import { Latches } from '../app/latches.js';
 import { SessionTestController } from '../app/session-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from '../utils/app.js';
 import { spawnRedis, startRedis, stopProcess, type RedisHandle } from '../utils/redis-server.js';
 import { listen, timed, whenReady } from '../utils/redis-topology.js';
+import { budgetMs, UNAVAILABLE } from '../utils/outage.js';
 
 /**
  * Case 41 (and the latency half of 40): a hung Redis (SIGSTOP) bounds every session request by
@@ -22,71 +24,27 @@ import { listen, timed, whenReady } from '../utils/redis-topology.js';
  */
 
 const SOCKET_TIMEOUT_S = 0.5;
-/** Generous bound that proves boundedness; not a performance assertion. */
-const BUDGET_MS = SOCKET_TIMEOUT_S * 1000 + 1500;
-const UNAVAILABLE = {
-  statusCode: 503,
-  message: 'Session store unavailable',
-  error: 'Service Unavailable',
-};
+const BUDGET_MS = budgetMs(SOCKET_TIMEOUT_S);
 /** Anything that would be Redis or ioredis speaking to the client. */
 const REDIS_TEXT = /redis|timed? ?out|ECONN|READONLY|OOM|stream|command|EVALSHA|NOSCRIPT/i;
-
-/** Lets a test hold a handler after its session loaded, then release it (no sleeps). */
-@Injectable()
-class Gates {
-  private readonly gates = new Map<
-    string,
-    { arrived: () => void; release: Promise<void>; open: () => void; reached: Promise<void> }
-  >();
-
-  private gate(name: string) {
-    let gate = this.gates.get(name);
-    if (!gate) {
-      let arrived!: () => void;
-      let open!: () => void;
-      const reached = new Promise<void>((resolve) => (arrived = resolve));
-      const release = new Promise<void>((resolve) => (open = resolve));
-      gate = { arrived, release, open, reached };
-      this.gates.set(name, gate);
-    }
-    return gate;
-  }
-
-  /** Handler side: announce arrival and wait to be released. */
-  async pass(name: string): Promise<void> {
-    const gate = this.gate(name);
-    gate.arrived();
-    await gate.release;
-  }
-
-  reached(name: string): Promise<void> {
-    return this.gate(name).reached;
-  }
-
-  open(name: string): void {
-    this.gate(name).open();
-    this.gates.delete(name);
-  }
-}
 
 @Controller('gated')
 class GatedController {
   constructor(
     private readonly sessions: SessionService,
-    private readonly gates: Gates,
+    private readonly latches: Latches,
   ) {}
 
   @Get('invalidate')
   async invalidate(@Session() session: SessionData) {
-    await this.gates.pass('invalidate');
+    await this.latches.wait('invalidate');
     this.sessions.invalidate(session);
     return { ok: true };
   }
 
   @Get('write')
   async write(@Session() session: SessionData) {
-    await this.gates.pass('write');
+    await this.latches.wait('write');
     session.counter = 99;
     session.stale = 'yes';
     return { ok: true };
@@ -97,7 +55,7 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
   let redis: RedisHandle;
   let app: INestApplication;
   let base: string;
-  let gates: Gates;
+  let latches: Latches;
   let paused = false;
   const http = () => request(base);
 
@@ -122,10 +80,10 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
         }),
       ],
       controllers: [SessionTestController, GatedController],
-      providers: [Gates],
+      providers: [Latches],
     });
     base = await listen(app);
-    gates = app.get(Gates);
+    latches = app.get(Latches);
   });
 
   afterEach(() => {
@@ -198,11 +156,11 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
       http().get('/gated/invalidate').set('Cookie', cookie).timeout(10_000),
     );
     const staleDone = timed(() => http().get('/gated/write').set('Cookie', cookie).timeout(10_000));
-    await Promise.all([gates.reached('invalidate'), gates.reached('write')]);
+    await Promise.all([latches.reached('invalidate'), latches.reached('write')]);
     pause();
     // Logout commits first (DEL), then the stale write (update-if-exists): both hit a hung Redis.
-    const logout = await timed(() => (gates.open('invalidate'), logoutDone));
-    const stale = await timed(() => (gates.open('write'), staleDone));
+    const logout = await timed(() => (latches.open('invalidate'), logoutDone));
+    const stale = await timed(() => (latches.open('write'), staleDone));
     console.log(
       `[${adapter}] commit during hang: logout answered ${logout.value.value.status} ${logout.ms.toFixed(0)} ms after release, ` +
         `stale write ${stale.value.value.status} ${stale.ms.toFixed(0)} ms after release`,
@@ -234,7 +192,7 @@ describe('no replay of timed-out commands after reconnect (ioredis#2130)', () =>
   let child: Awaited<ReturnType<typeof spawnRedis>>['process'];
   let app: INestApplication;
   let base: string;
-  let gates: Gates;
+  let latches: Latches;
   const prefix = 'replay:';
   const dir = mkdtempSync(join(tmpdir(), 'redis-replay-'));
 
@@ -249,10 +207,10 @@ describe('no replay of timed-out commands after reconnect (ioredis#2130)', () =>
         }),
       ],
       controllers: [SessionTestController, GatedController],
-      providers: [Gates],
+      providers: [Latches],
     });
     base = await listen(app);
-    gates = app.get(Gates);
+    latches = app.get(Latches);
   });
 
   afterAll(async () => {
@@ -285,11 +243,11 @@ describe('no replay of timed-out commands after reconnect (ioredis#2130)', () =>
       const logoutDone = timed(() =>
         request(base).get('/gated/invalidate').set('Cookie', cookie).timeout(10_000),
       );
-      await Promise.all([gates.reached('invalidate'), gates.reached('write')]);
+      await Promise.all([latches.reached('invalidate'), latches.reached('write')]);
       child.kill('SIGSTOP');
       const released = performance.now();
-      gates.open('write');
-      gates.open('invalidate');
+      latches.open('write');
+      latches.open('invalidate');
       const [stale, logout] = await Promise.all([staleDone, logoutDone]);
       expect(stale.value.status).toBe(503);
       expect(logout.value.status).toBe(503);

@@ -6,6 +6,7 @@ import { SessionTestController } from '../app/session-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from '../utils/app.js';
 import { freePort, spawnRedis, stopProcess } from '../utils/redis-server.js';
 import { listen, timed, whenReady } from '../utils/redis-topology.js';
+import { budgetMs, UNAVAILABLE } from '../utils/outage.js';
 
 /**
  * Cases 40 and 42: Redis killed (ECONNREFUSED) and restarted on the same port without
@@ -13,12 +14,7 @@ import { listen, timed, whenReady } from '../utils/redis-topology.js';
  */
 
 const SOCKET_TIMEOUT_S = 0.5;
-const BUDGET_MS = SOCKET_TIMEOUT_S * 1000 + 1500;
-const UNAVAILABLE = {
-  statusCode: 503,
-  message: 'Session store unavailable',
-  error: 'Service Unavailable',
-};
+const BUDGET_MS = budgetMs(SOCKET_TIMEOUT_S);
 
 /** Resolves on the client's next 'close' (the connection to the killed server is gone). */
 const closed = (client: Redis) =>

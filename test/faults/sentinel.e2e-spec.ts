@@ -19,6 +19,7 @@ import {
   startSentinelTopology,
   type SentinelTopology,
 } from '../utils/redis-topology.js';
+import { budgetMs } from '../utils/outage.js';
 
 /**
  * Case 43: Sentinel failover under a steady request loop, both by killing the master (SIGKILL)
@@ -27,7 +28,7 @@ import {
  */
 
 const SOCKET_TIMEOUT_S = 1;
-const BUDGET_MS = SOCKET_TIMEOUT_S * 1000 + 1500;
+const BUDGET_MS = budgetMs(SOCKET_TIMEOUT_S);
 /** Consecutive successes that show the app settled on the new master. */
 const SETTLED = 20;
 /** Upper bound on loop iterations per failover (a bounded loop, never endless). */
