@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 // An id is base64url of at least 128 bits; the signature is an unpadded base64url HMAC-SHA256 (43 chars).
 const SIGNED_VALUE = /^([A-Za-z0-9_-]{22,256})\.([A-Za-z0-9_-]{43})$/;
@@ -19,7 +19,7 @@ export function generateSessionId(): string {
  * service holding the secret can verify it.
  * @publicApi
  */
-export function signSessionId(id: string, secret: string): string {
+export function signSessionId(id: string, secret: string | KeyObject): string {
   return `${id}.${createHmac('sha256', secret).update(id).digest('base64url')}`;
 }
 
@@ -35,7 +35,10 @@ export interface VerifiedId {
  * mis-signed or with trailing bytes yields `null`: the caller then never looks the id up.
  * @internal
  */
-export function verifySessionCookie(value: string, secrets: readonly string[]): VerifiedId | null {
+export function verifySessionCookie(
+  value: string,
+  secrets: readonly (string | KeyObject)[],
+): VerifiedId | null {
   const match = SIGNED_VALUE.exec(value);
   if (match === null) return null;
   const [, id, signature] = match;

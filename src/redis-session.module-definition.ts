@@ -6,14 +6,15 @@ import type {
 
 /**
  * forRoot/forRootAsync (useFactory, useClass, useExisting) and the options token, generated.
- * `isGlobal` (default true) is an extra: it never reaches the options provider.
+ * `isGlobal` and `globalInterceptor` (both default true) are extras: they never reach the options
+ * provider, and are known when the module is declared (so the interceptor can be left out entirely).
  * @internal
  */
 export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
   new ConfigurableModuleBuilder<RedisSessionModuleOptions>({ moduleName: 'RedisSession' })
     .setClassMethodName('forRoot')
     .setFactoryMethodName('createRedisSessionOptions' as keyof RedisSessionOptionsFactory)
-    .setExtras({ isGlobal: true }, (definition, extras) => ({
+    .setExtras({ isGlobal: true, globalInterceptor: true }, (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,
     }))

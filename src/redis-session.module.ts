@@ -28,6 +28,21 @@ import { SessionManager } from './session.manager.js';
 import { SessionService } from './session.service.js';
 
 /**
+ * Registers the interceptor for every route, unless the application chose `globalInterceptor:
+ * false`: Nest then runs no interceptor pipeline at all on routes without `@UseSession()`.
+ */
+function withInterceptor(module: DynamicModule, global: boolean): DynamicModule {
+  if (!global) return module;
+  return {
+    ...module,
+    providers: [
+      ...(module.providers ?? []),
+      { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    ],
+  };
+}
+
+/**
  * Redis-backed sessions for the whole application: registers the global interceptor that loads
  * and commits sessions, and exports `SessionService` (global by default).
  *
@@ -38,15 +53,15 @@ import { SessionService } from './session.service.js';
  * @publicApi
  */
 @Module({
-  providers: [
-    ...sessionProviders,
-    SessionManager,
+  providers: [...sessionProviders, SessionManager, SessionService, SessionInterceptor, CsrfGuard],
+  exports: [
     SessionService,
+    SessionManager,
     SessionInterceptor,
     CsrfGuard,
-    { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+    SessionStore,
+    REDIS_SESSION_CLIENT,
   ],
-  exports: [SessionService, SessionInterceptor, CsrfGuard, SessionStore, REDIS_SESSION_CLIENT],
 })
 export class RedisSessionModule
   extends ConfigurableModuleClass
@@ -67,14 +82,17 @@ export class RedisSessionModule
    */
   static forRoot(options?: RedisSessionModuleForRootOptions): DynamicModule {
     if (options === undefined) {
-      return super.forRootAsync({ useFactory: () => sessionOptionsFromSettings(process.env) });
+      return withInterceptor(
+        super.forRootAsync({ useFactory: () => sessionOptionsFromSettings(process.env) }),
+        true,
+      );
     }
-    return super.forRoot(options);
+    return withInterceptor(super.forRoot(options), options.globalInterceptor !== false);
   }
 
   /** Options from a factory, a class implementing `createRedisSessionOptions()`, or an existing provider. */
   static forRootAsync(options: RedisSessionModuleAsyncOptions): DynamicModule {
-    return super.forRootAsync(options);
+    return withInterceptor(super.forRootAsync(options), options.globalInterceptor !== false);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { serialize, type SerializeOptions } from 'cookie';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import {
   DEFAULT_COOKIE_NAME,
   DEFAULT_KEY_PREFIX,
@@ -22,6 +23,8 @@ import { InvalidSessionOptionsError } from './session.errors.js';
 export interface SessionConfig {
   /** The current secret first, then the old ones. */
   secrets: string[];
+  /** The same secrets as HMAC keys, made once: a string key would be re-derived on every request. */
+  secretKeys: KeyObject[];
   timeoutSeconds: number;
   absoluteTimeoutMs?: number;
   prefix: string;
@@ -48,6 +51,9 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
   const sameSite: SessionSameSite = cookie.sameSite ?? 'lax';
   const config: SessionConfig = {
     secrets: [options.secret, ...(options.oldSecrets ?? [])],
+    secretKeys: [options.secret, ...(options.oldSecrets ?? [])].map((secret) =>
+      createSecretKey(Buffer.from(secret)),
+    ),
     timeoutSeconds: options.timeout ?? DEFAULT_TIMEOUT,
     absoluteTimeoutMs:
       options.absoluteTimeout === undefined ? undefined : options.absoluteTimeout * 1000,

@@ -10,6 +10,9 @@ export interface SessionSlot {
   committed?: boolean;
 }
 
+/** Metadata key marking handlers that take `@Session()`: the interceptor loads for them only. @internal */
+export const USES_SESSION = 'redis-session:uses-session';
+
 /** Slot key on the raw Node request, shared by Express, Fastify and middleware. @internal */
 export const SESSION_SLOT = Symbol('nestjs-redis-sessions:slot');
 

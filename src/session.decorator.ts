@@ -1,9 +1,13 @@
-import { createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
-import { requestOf, slotOf } from './session-request.util.js';
+import {
+  UseInterceptors,
+  createParamDecorator,
+  type ExecutionContext,
+  type PipeTransform,
+  type Type,
+} from '@nestjs/common';
+import { SessionInterceptor } from './session.interceptor.js';
+import { USES_SESSION, requestOf, slotOf } from './session-request.util.js';
 import { MESSAGES } from './session.errors.js';
-
-/** Metadata key marking handlers that take `@Session()`: the interceptor loads for them only. @internal */
-export const USES_SESSION = 'redis-session:uses-session';
 
 /**
  * The type of `@Session()`, spelled out so the emitted declaration names only types that Nest 11
@@ -45,3 +49,14 @@ export const Session: SessionParamDecorator = createParamDecorator(
  * @publicApi
  */
 export const RedisSession: SessionParamDecorator = Session;
+
+/**
+ * Binds the session interceptor to a controller or a handler. Needed only with
+ * `globalInterceptor: false`, where routes that use sessions (through `@Session()`, or a guard or
+ * middleware calling `SessionService.load()`) say so, and all other routes run no interceptor.
+ * @example @UseSession() @Controller('cart') export class CartController {}
+ * @publicApi
+ */
+export function UseSession(): MethodDecorator & ClassDecorator {
+  return UseInterceptors(SessionInterceptor);
+}

@@ -17,7 +17,8 @@ export const MESSAGES = {
     `Session is ${size} bytes serialized, more than max_size (${max}). Nothing of this commit was written.`,
   storeUnavailable: 'Session store unavailable',
   notLoaded:
-    'No session was loaded for this request: is RedisSessionModule imported, and is this an HTTP route?',
+    'No session was loaded for this request: is RedisSessionModule imported, is this an HTTP route, ' +
+    'and (with globalInterceptor: false) does the controller carry @UseSession()?',
 };
 
 /** Thrown at boot when settings or options are missing or invalid; names every problem. @publicApi */

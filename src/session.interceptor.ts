@@ -4,16 +4,15 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { catchError, from, mergeMap, of, switchMap, type Observable } from 'rxjs';
-import { USES_SESSION } from './session.decorator.js';
-import { requestOf, slotOf } from './session-request.util.js';
+import { Observable, type Subscription } from 'rxjs';
+import { USES_SESSION, requestOf, slotOf } from './session-request.util.js';
 import { SessionManager } from './session.manager.js';
 
 /**
  * Loads the session before handlers that take `@Session()` (and only those: a route that never
  * touches the session costs no Redis command), and commits whatever the request changed before
  * the response is released, so a redirect never outruns its own save. Registered globally by
- * `RedisSessionModule`; exported to be subclassed.
+ * `RedisSessionModule` (or per controller with `@UseSession()`); exported to be subclassed.
  * @publicApi
  */
 @Injectable()
@@ -26,12 +25,40 @@ export class SessionInterceptor implements NestInterceptor {
     const request = requestOf(context);
     if (request === undefined) return next.handle();
     const response = context.switchToHttp().getResponse<object>();
-    if (this.usesSession(context)) {
-      return from(this.manager.load(request)).pipe(
-        switchMap(() => this.handle(next, request, response)),
-      );
-    }
-    return this.handle(next, request, response);
+    const load = this.usesSession(context) ? this.manager.load(request) : undefined;
+    // One hand-written Observable instead of a chain of operators: this runs on every request.
+    return new Observable<unknown>((subscriber) => {
+      let inner: Subscription | undefined;
+      let pending: Promise<unknown> | undefined;
+      let unsubscribed = false;
+      const fail = (error: unknown) => subscriber.error(error);
+      const run = () => {
+        if (unsubscribed) return;
+        inner = next.handle().subscribe({
+          next: (value) => {
+            if (!slotOf(request)?.state) return subscriber.next(value);
+            pending = (pending ?? Promise.resolve())
+              .then(() => this.manager.commit(request, response))
+              .then(() => subscriber.next(value), fail);
+          },
+          error: (error) => {
+            void (pending ?? Promise.resolve())
+              .then(() => this.commitOnError(request, response, error))
+              .then(() => fail(error), fail);
+          },
+          complete: () => {
+            if (pending === undefined) subscriber.complete();
+            else void pending.then(() => subscriber.complete());
+          },
+        });
+      };
+      if (load === undefined) run();
+      else load.then(run, fail);
+      return () => {
+        unsubscribed = true;
+        inner?.unsubscribe();
+      };
+    });
   }
 
   /** Whether the handler declares `@Session()`; overridable to load for more routes. */
@@ -50,21 +77,10 @@ export class SessionInterceptor implements NestInterceptor {
     return this.manager.config.cookieOnException;
   }
 
-  private handle(next: CallHandler, request: object, response: object): Observable<unknown> {
-    return next.handle().pipe(
-      mergeMap((value) =>
-        slotOf(request)?.state
-          ? from(this.manager.commit(request, response).then(() => value))
-          : of(value),
-      ),
-      catchError(async (error) => {
-        const slot = slotOf(request);
-        if (slot?.state && !slot.committed) {
-          if (this.shouldCommitOnError(error)) await this.manager.commit(request, response);
-          else slot.committed = true;
-        }
-        throw error;
-      }),
-    );
+  private async commitOnError(request: object, response: object, error: unknown): Promise<void> {
+    const slot = slotOf(request);
+    if (!slot?.state || slot.committed) return;
+    if (this.shouldCommitOnError(error)) await this.manager.commit(request, response);
+    else slot.committed = true;
   }
 }

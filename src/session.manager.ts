@@ -29,6 +29,8 @@ import {
 } from './session.errors.js';
 
 const QUIET_MS = 5000;
+/** Verified cookie values remembered, so a returning client costs a Map lookup instead of an HMAC. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 function safeDecode(value: string): string {
   try {
@@ -55,6 +57,7 @@ export class SessionManager {
   private readonly logger = new Logger('RedisSession');
   private lastOutageLog = 0;
   private suppressed = 0;
+  private readonly verified = new Map<string, VerifiedId>();
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
@@ -98,12 +101,13 @@ export class SessionManager {
    */
   private verifiedCookie(header: string | undefined): VerifiedId | null {
     if (header === undefined) return null;
-    const { cookieName, secrets } = this.config;
+    const { cookieName, secretKeys: secrets } = this.config;
     const value = parse(header)[cookieName];
     if (value === undefined) return null;
-    const first = verifySessionCookie(value, secrets);
     // Fast path: the name occurs once. Otherwise look at every cookie of that name.
-    if (header.indexOf(`${cookieName}=`, header.indexOf(`${cookieName}=`) + 1) === -1) return first;
+    if (header.indexOf(`${cookieName}=`, header.indexOf(`${cookieName}=`) + 1) === -1) {
+      return this.verifyOne(value);
+    }
     let chosen: VerifiedId | null = null;
     for (const part of header.split(';')) {
       const pair = part.trim();
@@ -119,6 +123,21 @@ export class SessionManager {
       chosen = candidate;
     }
     return chosen;
+  }
+
+  /**
+   * Verifies one cookie value, remembering values that verified. Only exact values that carried a
+   * valid MAC are cached, so the cache can be neither forged nor steered; it is cleared when full.
+   */
+  private verifyOne(value: string): VerifiedId | null {
+    const cached = this.verified.get(value);
+    if (cached !== undefined) return cached;
+    const result = verifySessionCookie(value, this.config.secretKeys);
+    if (result !== null) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(value, result);
+    }
+    return result;
   }
 
   private async resolve(header: string | undefined): Promise<SessionState> {
@@ -348,7 +367,7 @@ export class SessionManager {
         expires: new Date(0),
       });
     }
-    return serialize(config.cookieName, signSessionId(id, config.secrets[0]), {
+    return serialize(config.cookieName, signSessionId(id, config.secretKeys[0]), {
       ...config.cookieAttributes,
       secure,
       maxAge: this.cookieMaxAge(deadline),
