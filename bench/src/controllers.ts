@@ -1,0 +1,108 @@
+import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { Session } from 'nestjs-redis-sessions';
+
+type Bag = Record<string, unknown>;
+
+/** 208 bytes of JSON, the same user object the peers' baseline stored. */
+export const USER = {
+  id: 'usr_01HZX3K9Q7W2M4N6P8R0T2V4X6',
+  email: 'jane.doe@example.com',
+  name: 'Jane Doe',
+  roles: ['admin', 'editor', 'viewer'],
+  tenant: 'tenant_acme_eu_west_1',
+  locale: 'en-GB',
+  flags: { mfa: true, beta: false },
+};
+
+// One body per route, shared by every variant, so only the session layer differs.
+const read = (s: Bag) => ({ counter: (s.counter as number | undefined) ?? 0 });
+const write = (s: Bag) => {
+  s.counter = ((s.counter as number | undefined) ?? 0) + 1;
+  return { counter: s.counter };
+};
+const login = (s: Bag) => {
+  s.user = USER;
+  return { ok: true };
+};
+// Each concurrent writer owns one key: what a hash with per-key deltas should never lose.
+const writeKey = (s: Bag, n: string) => {
+  const key = `k${n}`;
+  s[key] = ((s[key] as number | undefined) ?? 0) + 1;
+  return { ok: true };
+};
+
+@Controller()
+export class BareController {
+  @Get('none') none() {
+    return { ok: true };
+  }
+  @Get('read') read() {
+    return read({});
+  }
+  @Get('write') write() {
+    return write({});
+  }
+  @Get('login') login() {
+    return login({});
+  }
+  @Get('write/:n') writeKey(@Param('n') n: string) {
+    return writeKey({}, n);
+  }
+}
+
+/** express-session and @fastify/session both hang the session on the request. */
+@Controller()
+export class PeerController {
+  @Get('none') none() {
+    return { ok: true };
+  }
+  @Get('read') read(@Req() req: { session: Bag }) {
+    return read(req.session);
+  }
+  @Get('write') write(@Req() req: { session: Bag }) {
+    return write(req.session);
+  }
+  @Get('login') login(@Req() req: { session: Bag }) {
+    return login(req.session);
+  }
+  @Get('write/:n') writeKey(@Param('n') n: string, @Req() req: { session: Bag }) {
+    return writeKey(req.session, n);
+  }
+}
+
+@Controller()
+export class LibController {
+  @Get('none') none() {
+    return { ok: true };
+  }
+  @Get('read') read(@Session() s: Bag) {
+    return read(s);
+  }
+  @Get('write') write(@Session() s: Bag) {
+    return write(s);
+  }
+  @Get('login') login(@Session() s: Bag) {
+    return login(s);
+  }
+  @Get('write/:n') writeKey(@Param('n') n: string, @Session() s: Bag) {
+    return writeKey(s, n);
+  }
+}
+
+/** Injection token of the floor variant's client. */
+export const FLOOR_REDIS = 'FLOOR_REDIS';
+
+/**
+ * The floor for any Redis-backed session: one plain ioredis round trip per request and no session
+ * code at all. Side experiments only (`VARIANTS=...,floor-fastify`), not in the default matrix.
+ */
+@Controller()
+export class FloorController {
+  constructor(@Inject(FLOOR_REDIS) private readonly redis: Redis) {}
+
+  @Get('read') async read() {
+    const fields = await this.redis.hgetall('floor');
+    return read({ counter: fields.counter === undefined ? undefined : Number(fields.counter) });
+  }
+}
