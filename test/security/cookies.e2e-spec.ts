@@ -37,6 +37,19 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     expect(https[0]).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
   });
 
+  it('case 5: cookie_secure=true sends Secure even on plain HTTP; auto ignores X-Forwarded-Proto from an untrusted proxy', async () => {
+    const always = await sessionBed(adapter, { cookie: { secure: true } }, { redis: bed.redis });
+    const untrusted = await sessionBed(adapter, {}, { redis: bed.redis });
+    try {
+      expect(setCookies(await always.http().get('/write'))[0]).toMatch(/; Secure;/);
+      const res = await untrusted.http().get('/write').set('X-Forwarded-Proto', 'https');
+      expect(setCookies(res)[0]).not.toMatch(/Secure/);
+    } finally {
+      await always.app.close();
+      await untrusted.app.close();
+    }
+  });
+
   it('case 4: a browser-session cookie by default (no Max-Age, no Expires)', async () => {
     const [header] = setCookies(await bed.http().get('/write'));
     expect(header).not.toMatch(/Max-Age|Expires/);

@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { ADAPTERS, cookieOf, idOf, setCookies, signedCookie } from '../utils/app.js';
 import { sessionBed, type SessionBed } from '../utils/sessions.js';
 
@@ -84,10 +86,21 @@ describe.each(ADAPTERS)('serialization safety on %s', (adapter) => {
     const cookie = cookieOf(await bed.http().get('/write'));
     const key = bed.key(idOf(cookie));
     const before = await bed.redis.client.hgetall(key);
-    for (const route of ['/sec/fn', '/sec/symbol', '/bigint', '/cycle', '/sec/huge']) {
-      const res = await bed.http().get(route).set('Cookie', cookie).expect(500);
-      expect(setCookies(res)).toEqual([]);
+    const logged: string[] = [];
+    const spy = jest.spyOn(Logger.prototype, 'error').mockImplementation((message: any) => {
+      logged.push(String(message));
+    });
+    try {
+      for (const route of ['/sec/fn', '/sec/symbol', '/bigint', '/cycle', '/sec/huge']) {
+        const res = await bed.http().get(route).set('Cookie', cookie).expect(500);
+        expect(setCookies(res)).toEqual([]);
+      }
+    } finally {
+      spy.mockRestore();
     }
+    for (const key of ['"fn"', '"sym"', '"big"', '"loop"'])
+      expect(logged.join('\n')).toContain(`Session value ${key} cannot be serialized`);
+    expect(logged.join('\n')).toMatch(/more than max_size \(2048\)/);
     expect(await bed.redis.client.hgetall(key)).toEqual(before);
     await bed.http().get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
   });
