@@ -10,7 +10,7 @@ const SECRET = 'k'.repeat(32);
 const OLD = 'o'.repeat(32);
 
 describe('cookie signature', () => {
-  it('makes 256-bit base64url ids, all distinct, with balanced bits', () => {
+  it('case 1: makes 256-bit base64url ids, all distinct, with balanced bits', () => {
     const ids = Array.from({ length: 100_000 }, generateSessionId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids.slice(0, 1000)) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -40,7 +40,7 @@ describe('cookie signature', () => {
     expect(verifySessionCookie(signSessionId(id, OLD), [SECRET])).toBeNull();
   });
 
-  it('rejects unsigned, mis-signed, truncated, padded and appended values', () => {
+  it('cases 10-12: rejects unsigned, mis-signed, truncated, padded and appended values', () => {
     const id = generateSessionId();
     const good = signSessionId(id, SECRET);
     for (const bad of [
@@ -61,7 +61,7 @@ describe('cookie signature', () => {
     }
   });
 
-  it('compares tokens of any length without throwing', () => {
+  it('case 12: compares tokens of any length in constant time without throwing', () => {
     expect(safeEqual('abc', 'abc')).toBe(true);
     expect(safeEqual('abc', 'abd')).toBe(false);
     expect(safeEqual('abc', 'abcd')).toBe(false);

@@ -1,5 +1,6 @@
 import {
   IsArray,
+  IsDefined,
   IsBoolean,
   IsIn,
   IsInt,
@@ -40,10 +41,12 @@ const KEY_PREFIX = /^[^\s*?[\]\\]*$/;
  * @internal
  */
 export class SessionOptionsDto {
-  @IsString({ message: '$property is required (a string)' })
+  // Decorators run bottom-up and only the first failure is reported: "required" before "too short".
+  @IsString({ message: '$property must be a string' })
   @MinLength(MIN_SECRET_LENGTH, {
     message: `$property must be at least ${MIN_SECRET_LENGTH} characters`,
   })
+  @IsDefined({ message: '$property is required' })
   secret!: string;
 
   @IsOptional()
@@ -309,6 +312,6 @@ export function optionProblems(
 ): string[] {
   if (options === null || typeof options !== 'object') return ['options must be an object'];
   const dto = toDto(options);
-  const errors = validateSync(dto, { validationError: { target: false } });
+  const errors = validateSync(dto, { stopAtFirstError: true, validationError: { target: false } });
   return [...flatten(errors, label), ...crossProblems(options, dto, label)];
 }

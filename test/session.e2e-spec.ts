@@ -96,7 +96,7 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       await http().get('/read-key').set('Cookie', cookie).expect(200, { counter: 2 });
     });
 
-    it('persists nested mutation and deletes without any extra call', async () => {
+    it('case 48: persists nested mutation and deletes without any extra call', async () => {
       const cookie = cookieOf(await http().get('/push/a'));
       await http()
         .get('/push/b')
@@ -197,7 +197,7 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       expect(await probe.exists(res.body.id)).toBe(true);
     });
 
-    it('a guard gets the same session object as the handler', async () => {
+    it('case 30: a guard gets the same session object as the handler', async () => {
       const res = await http().get('/guarded').expect(200, { same: true });
       const id = idOf(cookieOf(res));
       expect((await probe.fields(id)).guarded).toBe('true');
@@ -208,12 +208,12 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       expect((await probe.fields(idOf(cookieOf(res)))).loadedByHand).toBe('true');
     });
 
-    it('commits before a redirect is sent, so the next request sees the value', async () => {
+    it('case 49: commits before a redirect is sent, so the next request sees the value', async () => {
       const res = await http().get('/redirect').expect(302);
       await http().get('/read').set('Cookie', cookieOf(res)).expect(200, { counter: 42 });
     });
 
-    it('persists on 4xx and 5xx when cookie_on_exception is on (the default)', async () => {
+    it('case 30: persists on 4xx and 5xx when cookie_on_exception is on (the default)', async () => {
       for (const status of [400, 500]) {
         const res = await http().get(`/throw/${status}`).expect(status);
         expect((await probe.fields(idOf(cookieOf(res)))).beforeThrow).toBe(`"${status}"`);

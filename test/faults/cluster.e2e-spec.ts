@@ -110,7 +110,7 @@ describe.each(
     expect(ids.sort()).toEqual(cookies.map(idOf).sort());
   });
 
-  it('regenerates across slots: old key deleted, new key present with the data', async () => {
+  it('case 20: regenerates across slots: old key deleted, new key present with the data', async () => {
     let crossedNodes = 0;
     for (const cookie of cookies.slice(0, 10)) {
       const oldId = idOf(cookie);
