@@ -206,11 +206,27 @@ export async function startSentinelTopology({
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       started.push(child);
-      // Hello messages make each sentinel announce the two others (+sentinel) and the replica (+slave).
-      discovered.push(awaitOutput(child, /\+sentinel /, 2), awaitOutput(child, /\+slave /, 1));
+      discovered.push(awaitOutput(child, /Sentinel ID is/, 1));
       sentinels.push({ process: child, port });
     }
     await Promise.all(discovered);
+    // Ask each sentinel (rather than reading its log) until it knows the two others and the
+    // replica, so a failover can start the moment the master dies. Hello messages go out every
+    // 2 s; a loaded machine can take a while, hence the generous bound.
+    for (const sentinel of sentinels) {
+      const client = new Redis({ host: HOST, port: sentinel.port, enableReadyCheck: false });
+      try {
+        await pollUntil(
+          `sentinel ${sentinel.port} to see its peers and the replica`,
+          async () =>
+            ((await client.call('SENTINEL', 'SENTINELS', name)) as unknown[]).length >= 2 &&
+            ((await client.call('SENTINEL', 'REPLICAS', name)) as unknown[]).length >= 1,
+          { attempts: 300, delayMs: 100 },
+        );
+      } finally {
+        client.disconnect();
+      }
+    }
 
     const addresses = sentinels.map((s) => ({ host: HOST, port: s.port }));
     const events = new Redis({ host: HOST, port: sentinels[0].port, enableReadyCheck: false });
