@@ -19,14 +19,10 @@ import {
   slotOf,
   type SessionSlot,
 } from './session-request.util.js';
-import { META, SessionState, fieldOf, keyOf } from './session-state.js';
+import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
+import { META, SessionState } from './session-state.js';
 import { SessionStore } from './session-store.interface.js';
-import {
-  CorruptSessionError,
-  SessionSerializationError,
-  SessionStoreUnavailableException,
-  SessionTooLargeError,
-} from './session.errors.js';
+import { CorruptSessionError, SessionStoreUnavailableException } from './session.errors.js';
 
 const QUIET_MS = 5000;
 /** Verified cookie values remembered, so a returning client costs a Map lookup instead of an HMAC. */
@@ -38,13 +34,6 @@ function safeDecode(value: string): string {
   } catch {
     return value;
   }
-}
-
-/** What a commit writes, computed before any I/O so that a bad value writes nothing. */
-interface Delta {
-  set: string[];
-  remove: string[];
-  all: string[];
 }
 
 /**
@@ -163,7 +152,7 @@ export class SessionManager {
       return this.fresh();
     }
     try {
-      const state = this.revive(verified.id, fields);
+      const state = reviveSession(verified.id, fields, this.config.serializer);
       state.resign = verified.secretIndex > 0;
       return state;
     } catch (error) {
@@ -172,91 +161,6 @@ export class SessionManager {
       );
       return this.fresh();
     }
-  }
-
-  private revive(id: string, fields: Map<string, string>): SessionState {
-    const created = Number(fields.get(META.created));
-    const deadlineText = fields.get(META.deadline);
-    const timeoutText = fields.get(META.timeout);
-    const deadline = deadlineText === undefined ? undefined : Number(deadlineText);
-    const timeout = timeoutText === undefined ? undefined : Number(timeoutText);
-    if (
-      !Number.isFinite(created) ||
-      (deadline !== undefined && !Number.isFinite(deadline)) ||
-      (timeout !== undefined && !(timeout > 0))
-    ) {
-      throw new CorruptSessionError('meta fields are not numbers');
-    }
-    const data: Record<string, unknown> = {};
-    const state = new SessionState(id, data, created, deadline, timeout);
-    const { serializer } = this.config;
-    for (const [field, text] of fields) {
-      const key = keyOf(field);
-      if (key !== undefined) {
-        const value = serializer.deserialize(text);
-        // A stored "__proto__" must become plain data, never the object's prototype.
-        if (key === '__proto__')
-          Object.defineProperty(data, key, {
-            value,
-            writable: true,
-            enumerable: true,
-            configurable: true,
-          });
-        else data[key] = value;
-      } else if (field === META.created || field === META.deadline || field === META.timeout) {
-        continue;
-      } else {
-        state.system.set(field, serializer.deserialize(text));
-      }
-      state.snapshot.set(field, text);
-    }
-    state.persisted = true;
-    state.isNew = false;
-    state.loadedId = id;
-    return state;
-  }
-
-  /** Serializes every field and compares with the snapshot; throws, naming the key, before any write. */
-  private delta(state: SessionState): Delta {
-    const { serializer, maxSize } = this.config;
-    const set: string[] = [];
-    const all: string[] = [];
-    let size = 0;
-    let kept = 0;
-    const add = (field: string, name: string, value: unknown) => {
-      let text: string;
-      try {
-        text = serializer.serialize(value);
-      } catch (error) {
-        throw new SessionSerializationError(name, error?.message ?? String(error));
-      }
-      if (typeof text !== 'string')
-        throw new SessionSerializationError(name, 'the serializer did not return a string');
-      all.push(field, text);
-      if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
-      const before = state.snapshot.get(field);
-      if (before !== undefined) kept++;
-      if (before !== text) set.push(field, text);
-    };
-    const data = state.data as Record<string, unknown>;
-    for (const key of Object.keys(data)) {
-      const value = data[key];
-      if (value !== undefined) add(fieldOf(key), key, value);
-    }
-    for (const [field, value] of state.system) if (value !== undefined) add(field, field, value);
-    if (maxSize !== undefined && size > maxSize) throw new SessionTooLargeError(size, maxSize);
-    const remove: string[] = [];
-    if (kept < state.snapshot.size) {
-      for (const field of state.snapshot.keys()) {
-        const key = keyOf(field);
-        const present =
-          key === undefined
-            ? state.system.get(field) !== undefined
-            : data[key] !== undefined && Object.hasOwn(data, key);
-        if (!present) remove.push(field);
-      }
-    }
-    return { set, remove, all };
   }
 
   private ttlOf(state: SessionState, now: number): number {
@@ -275,7 +179,7 @@ export class SessionManager {
     slot.committed = true;
     let delta: Delta;
     try {
-      delta = this.delta(state);
+      delta = sessionDelta(state, this.config.serializer, this.config.maxSize);
     } catch (error) {
       // Nest does not log HttpExceptions, and a 500 nobody can trace is worse than a log line.
       this.logger.error(error.message);
