@@ -65,7 +65,7 @@ export function safeEqual(a: string, b: string): boolean {
  * A short, salted digest of an id for logs, so a log line never carries a usable session id.
  * @internal
  */
-export function idForLog(id: string, salt: string): string {
+export function idForLog(id: string, salt: string | Buffer): string {
   return createHash('sha256').update(salt).update(id).digest('base64url').slice(0, 12);
 }
 

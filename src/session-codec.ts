@@ -10,7 +10,10 @@ import {
 export interface Delta {
   set: string[];
   remove: string[];
+  /** Every field, for creating a session; left empty when the session already exists. */
   all: string[];
+  /** Whether the session holds any field at all (an empty new session is never stored). */
+  empty: boolean;
 }
 
 /**
@@ -72,11 +75,14 @@ export function sessionDelta(
   state: SessionState,
   serializer: SessionSerializer,
   maxSize: number | undefined,
+  /** Collect every field (only a create needs them; an update writes `set` and `remove`). */
+  withAll: boolean,
 ): Delta {
   const set: string[] = [];
   const all: string[] = [];
   let size = 0;
   let kept = 0;
+  let count = 0;
   const add = (field: string, name: string, value: unknown) => {
     let text: string;
     try {
@@ -86,7 +92,8 @@ export function sessionDelta(
     }
     if (typeof text !== 'string')
       throw new SessionSerializationError(name, 'the serializer did not return a string');
-    all.push(field, text);
+    count++;
+    if (withAll) all.push(field, text);
     if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
     const before = state.snapshot.get(field);
     if (before !== undefined) kept++;
@@ -110,5 +117,5 @@ export function sessionDelta(
       if (!present) remove.push(field);
     }
   }
-  return { set, remove, all };
+  return { set, remove, all, empty: count === 0 };
 }

@@ -1,18 +1,9 @@
 import { serialize, type SerializeOptions } from 'cookie';
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import {
-  DEFAULT_COOKIE_NAME,
-  DEFAULT_KEY_PREFIX,
-  DEFAULT_SOCKET_TIMEOUT,
-  DEFAULT_TIMEOUT,
-} from './redis-session.constants.js';
-import type {
-  RedisSessionModuleOptions,
-  SessionSameSite,
-} from './redis-session-module-options.interface.js';
+import type { RedisSessionModuleOptions } from './redis-session-module-options.interface.js';
 import { generateSessionId } from './cookie-signature.util.js';
 import { JsonSessionSerializer } from './json-session.serializer.js';
-import { optionProblems } from './session-options.dto.js';
+import { checkOptions } from './session-options.dto.js';
 import type { SessionSerializer } from './session-serializer.interface.js';
 import { InvalidSessionOptionsError } from './session.errors.js';
 
@@ -21,9 +12,10 @@ import { InvalidSessionOptionsError } from './session.errors.js';
  * @internal
  */
 export interface SessionConfig {
-  /** The current secret first, then the old ones. */
-  secrets: string[];
-  /** The same secrets as HMAC keys, made once: a string key would be re-derived on every request. */
+  /**
+   * The current secret first, then the old ones, as HMAC keys made once: a string key would be
+   * re-derived on every request.
+   */
   secretKeys: KeyObject[];
   timeoutSeconds: number;
   absoluteTimeoutMs?: number;
@@ -41,36 +33,36 @@ export interface SessionConfig {
 }
 
 /**
- * Applies defaults and validates; throws one `InvalidSessionOptionsError` naming every problem.
+ * Validates and resolves the options; throws one `InvalidSessionOptionsError` naming every
+ * problem. Defaults come from the validated DTO, so they are applied in one place.
  * @internal
  */
 export function resolveSessionConfig(options: RedisSessionModuleOptions): SessionConfig {
-  const problems = optionProblems(options);
+  const { dto, problems } = checkOptions(options);
   if (problems.length > 0) throw new InvalidSessionOptionsError(problems);
-  const cookie = options.cookie ?? {};
-  const sameSite: SessionSameSite = cookie.sameSite ?? 'lax';
   const config: SessionConfig = {
-    secrets: [options.secret, ...(options.oldSecrets ?? [])],
-    secretKeys: [options.secret, ...(options.oldSecrets ?? [])].map((secret) =>
+    secretKeys: [dto.secret, ...(dto.oldSecrets ?? [])].map((secret) =>
       createSecretKey(Buffer.from(secret)),
     ),
-    timeoutSeconds: options.timeout ?? DEFAULT_TIMEOUT,
-    absoluteTimeoutMs:
-      options.absoluteTimeout === undefined ? undefined : options.absoluteTimeout * 1000,
-    prefix: options.prefix ?? DEFAULT_KEY_PREFIX,
-    cookieName: cookie.name ?? DEFAULT_COOKIE_NAME,
-    cookieMaxAge: cookie.maxAge,
-    cookieSecure: cookie.secure ?? 'auto',
-    cookieOnException: options.cookieOnException ?? true,
-    maxSize: options.maxSize,
-    socketTimeoutMs: (options.redis?.socketTimeout ?? DEFAULT_SOCKET_TIMEOUT) * 1000,
+    timeoutSeconds: dto.timeout,
+    absoluteTimeoutMs: dto.absoluteTimeout === undefined ? undefined : dto.absoluteTimeout * 1000,
+    prefix: dto.prefix,
+    cookieName: dto.cookieName,
+    cookieMaxAge: dto.cookieMaxAge,
+    cookieSecure: dto.cookieSecure,
+    cookieOnException: dto.cookieOnException,
+    maxSize: dto.maxSize,
+    socketTimeoutMs: dto.socketTimeout * 1000,
     serializer: options.serializer ?? new JsonSessionSerializer(),
     idGenerator: options.idGenerator ?? generateSessionId,
     cookieAttributes: {
-      path: cookie.path ?? '/',
-      domain: cookie.domain,
-      httpOnly: cookie.httpOnly ?? true,
-      sameSite: sameSite === false ? undefined : sameSite,
+      path: dto.cookiePath,
+      domain: dto.cookieDomain,
+      httpOnly: dto.cookieHttpOnly,
+      sameSite:
+        dto.cookieSameSite === false
+          ? undefined
+          : (dto.cookieSameSite as 'lax' | 'strict' | 'none'),
     },
   };
   // Serialize once at boot so a bad name or attribute fails here, not on the first request.

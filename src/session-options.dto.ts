@@ -310,8 +310,22 @@ export function optionProblems(
   options: RedisSessionModuleOptions,
   label: OptionLabeler = (p) => p,
 ): string[] {
-  if (options === null || typeof options !== 'object') return ['options must be an object'];
+  return checkOptions(options, label).problems;
+}
+
+/**
+ * The options with their defaults applied (the DTO), and every problem with them. The one place
+ * defaults are applied: the resolved configuration is read from this DTO.
+ * @internal
+ */
+export function checkOptions(
+  options: RedisSessionModuleOptions,
+  label: OptionLabeler = (p) => p,
+): { dto: SessionOptionsDto; problems: string[] } {
+  if (options === null || typeof options !== 'object') {
+    return { dto: new SessionOptionsDto(), problems: ['options must be an object'] };
+  }
   const dto = toDto(options);
   const errors = validateSync(dto, { stopAtFirstError: true, validationError: { target: false } });
-  return [...flatten(errors, label), ...crossProblems(options, dto, label)];
+  return { dto, problems: [...flatten(errors, label), ...crossProblems(options, dto, label)] };
 }

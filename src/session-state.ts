@@ -65,6 +65,27 @@ export class SessionState {
   ) {
     Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false });
   }
+
+  /**
+   * Starts over as a new, empty, unsaved session under `id` (invalidate). The same data object is
+   * kept, since the handler holds it; what must be deleted at commit (`discarded`) and what the
+   * request loaded (`loadedId`) are kept too.
+   */
+  restart(id: string, created: number, deadline: number | undefined): void {
+    for (const key of Object.keys(this.data)) delete this.data[key];
+    this.id = id;
+    this.created = created;
+    this.deadline = deadline;
+    this.timeout = undefined;
+    this.snapshot.clear();
+    this.system.clear();
+    this.persisted = false;
+    this.predecessor = null;
+    this.timeoutChanged = false;
+    this.expireNow = false;
+    this.resign = false;
+    this.isNew = true;
+  }
 }
 
 /**

@@ -70,9 +70,13 @@ export class SessionManager {
   /** A new, empty, unsaved session with a server-made id. */
   fresh(): SessionState {
     const now = Date.now();
-    const deadline =
-      this.config.absoluteTimeoutMs === undefined ? undefined : now + this.config.absoluteTimeoutMs;
-    return new SessionState(this.newId(), {}, now, deadline);
+    return new SessionState(this.newId(), {}, now, this.deadlineFrom(now));
+  }
+
+  /** The absolute deadline of a session created at `now`, if there is one. */
+  deadlineFrom(now: number): number | undefined {
+    const { absoluteTimeoutMs } = this.config;
+    return absoluteTimeoutMs === undefined ? undefined : now + absoluteTimeoutMs;
   }
 
   newId(): string {
@@ -90,7 +94,7 @@ export class SessionManager {
    */
   private verifiedCookie(header: string | undefined): VerifiedId | null {
     if (header === undefined) return null;
-    const { cookieName, secretKeys: secrets } = this.config;
+    const { cookieName } = this.config;
     const value = parse(header)[cookieName];
     if (value === undefined) return null;
     // Fast path: the name occurs once. Otherwise look at every cookie of that name.
@@ -101,7 +105,7 @@ export class SessionManager {
     for (const part of header.split(';')) {
       const pair = part.trim();
       if (!pair.startsWith(`${cookieName}=`)) continue;
-      const candidate = verifySessionCookie(safeDecode(pair.slice(cookieName.length + 1)), secrets);
+      const candidate = this.verifyOne(safeDecode(pair.slice(cookieName.length + 1)));
       if (candidate === null) continue;
       if (chosen !== null && chosen.id !== candidate.id) {
         this.logger.warn(
@@ -136,12 +140,7 @@ export class SessionManager {
     try {
       fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000, Date.now());
     } catch (error) {
-      if (error instanceof CorruptSessionError) {
-        this.logger.warn(
-          `${error.message} (session ${this.logId(verified.id)}); starting a fresh session`,
-        );
-        return this.fresh();
-      }
+      if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
       throw this.unavailable(error);
     }
     if (fields === null) {
@@ -156,11 +155,16 @@ export class SessionManager {
       state.resign = verified.secretIndex > 0;
       return state;
     } catch (error) {
-      this.logger.warn(
-        `Corrupt session data (session ${this.logId(verified.id)}): ${error.message}; starting a fresh session`,
-      );
-      return this.fresh();
+      return this.startOver(verified.id, error);
     }
+  }
+
+  /** Stored data that is not a session (wrong type, bad JSON, no meta): logged, then a fresh session. */
+  private startOver(id: string, error: Error): SessionState {
+    this.logger.warn(
+      `Corrupt session data (session ${this.logId(id)}): ${error.message}; starting a fresh session`,
+    );
+    return this.fresh();
   }
 
   private ttlOf(state: SessionState, now: number): number {
@@ -179,7 +183,7 @@ export class SessionManager {
     slot.committed = true;
     let delta: Delta;
     try {
-      delta = sessionDelta(state, this.config.serializer, this.config.maxSize);
+      delta = sessionDelta(state, this.config.serializer, this.config.maxSize, !state.persisted);
     } catch (error) {
       // Nest does not log HttpExceptions, and a 500 nobody can trace is worse than a log line.
       this.logger.error(error.message);
@@ -217,8 +221,7 @@ export class SessionManager {
         return state.loadedId ? 'clear' : undefined;
       }
       if (!state.persisted) {
-        if (delta.all.length === 0 && state.predecessor === null)
-          return state.loadedId ? 'clear' : undefined;
+        if (delta.empty && state.predecessor === null) return state.loadedId ? 'clear' : undefined;
         // Regenerate: the old id must be dead before the new one lives; if a concurrent logout
         // already deleted it, the new one is not created (no resurrection under a new name).
         if (state.predecessor !== null && !(await store.destroy(state.predecessor))) return 'clear';
@@ -280,7 +283,7 @@ export class SessionManager {
 
   /** A salted digest of an id, safe for logs. */
   logId(id: string): string {
-    return idForLog(id, this.config.secrets[0]);
+    return idForLog(id, this.config.secretKeys[0].export());
   }
 
   /** Logs a store failure (at most once per few seconds during an outage) and maps it to a 503. */

@@ -51,20 +51,8 @@ export class SessionService {
     const state = stateOf(session);
     if (state.persisted) state.discarded.push(state.id);
     if (state.predecessor !== null) state.discarded.push(state.predecessor);
-    const fresh = this.manager.fresh();
-    for (const key of Object.keys(session)) delete session[key];
-    state.id = fresh.id;
-    state.created = fresh.created;
-    state.deadline = fresh.deadline;
-    state.timeout = undefined;
-    state.persisted = false;
-    state.predecessor = null;
-    state.snapshot.clear();
-    state.system.clear();
-    state.timeoutChanged = false;
-    state.expireNow = false;
-    state.resign = false;
-    state.isNew = true;
+    const now = Date.now();
+    state.restart(this.manager.newId(), now, this.manager.deadlineFrom(now));
   }
 
   /**
