@@ -1,8 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
-import { RedisSessionModule } from '../src/index.js';
-import { SessionTestController } from './app/session-test.controller.js';
-import { ADAPTERS, SECRET, cookieOf, createApp, request, signedCookie } from './utils/app.js';
+import { ADAPTERS, cookieOf, signedCookie } from './utils/app.js';
 import { monitor, startRedis, type RedisHandle } from './utils/redis-server.js';
+import { sessionBed, type SessionBed } from './utils/sessions.js';
 
 /**
  * The round-trip budget of DESIGN.md, counted on Redis itself (MONITOR): commands a script runs
@@ -10,34 +8,26 @@ import { monitor, startRedis, type RedisHandle } from './utils/redis-server.js';
  */
 describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   let redis: RedisHandle;
-  let app: INestApplication;
+  let bed: SessionBed;
   let watch: Awaited<ReturnType<typeof monitor>>;
 
   beforeAll(async () => {
     redis = await startRedis({ own: true });
-    app = await createApp(adapter, {
-      imports: [
-        RedisSessionModule.forRoot({
-          secret: SECRET,
-          prefix: redis.prefix,
-          redis: { url: redis.url },
-        }),
-      ],
-      controllers: [SessionTestController],
-    });
+    // A Redis of its own: MONITOR must see only this app's commands.
+    bed = await sessionBed(adapter, {}, { redis });
     watch = await monitor(redis.url);
   });
 
   afterAll(async () => {
     await watch?.close();
-    await app?.close();
+    await bed?.close();
     await redis?.stop();
   });
 
   async function count(path: string, cookie?: string): Promise<string[]> {
     await watch.settle();
     watch.clear();
-    const req = request(app.getHttpServer()).get(path);
+    const req = bed.http().get(path);
     if (cookie) req.set('Cookie', cookie);
     await req.expect((res) => expect(res.status).toBeLessThan(400));
     await watch.settle();
@@ -48,7 +38,7 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   }
 
   it('spends 0 on a route that never touches the session, even with a cookie', async () => {
-    const cookie = cookieOf(await request(app.getHttpServer()).get('/write'));
+    const cookie = cookieOf(await bed.http().get('/write'));
     expect(await count('/none', cookie)).toEqual([]);
   });
 
@@ -62,7 +52,7 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   });
 
   it('spends 1 on a read: one script reads the hash and slides the TTL', async () => {
-    const cookie = cookieOf(await request(app.getHttpServer()).get('/write'));
+    const cookie = cookieOf(await bed.http().get('/write'));
     expect(await count('/read', cookie)).toEqual(['script']);
   });
 
@@ -71,7 +61,7 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   });
 
   it('spends 2 on a write: the load, then the delta', async () => {
-    const cookie = cookieOf(await request(app.getHttpServer()).get('/write'));
+    const cookie = cookieOf(await bed.http().get('/write'));
     expect(await count('/write', cookie)).toEqual(['script', 'script']);
   });
 
@@ -80,7 +70,7 @@ describe.each(ADAPTERS)('Redis round trips per request on %s', (adapter) => {
   });
 
   it('spends 1 on a read that changes nothing, even after nested values were written', async () => {
-    const cookie = cookieOf(await request(app.getHttpServer()).get('/push/x'));
+    const cookie = cookieOf(await bed.http().get('/push/x'));
     expect(await count('/read', cookie)).toEqual(['script']);
   });
 });

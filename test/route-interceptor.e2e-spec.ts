@@ -1,8 +1,8 @@
-import { Controller, Get, UseGuards, type INestApplication } from '@nestjs/common';
-import { RedisSessionModule, Session, UseSession, type SessionData } from '../src/index.js';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import { Session, UseSession, type SessionData } from '../src/index.js';
 import { SessionReadingGuard } from './app/session-test.controller.js';
-import { ADAPTERS, SECRET, cookieOf, createApp, request, setCookies } from './utils/app.js';
-import { startRedis, type RedisHandle } from './utils/redis-server.js';
+import { ADAPTERS, cookieOf, setCookies } from './utils/app.js';
+import { sessionBed, type SessionBed } from './utils/sessions.js';
 
 @UseSession()
 @Controller('with')
@@ -35,48 +35,38 @@ class WithoutSessionController {
 
 /** `globalInterceptor: false`: only routes that carry @UseSession() run the session interceptor. */
 describe.each(ADAPTERS)('globalInterceptor: false on %s', (adapter) => {
-  let redis: RedisHandle;
-  let app: INestApplication;
+  let bed: SessionBed;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    app = await createApp(adapter, {
-      imports: [
-        RedisSessionModule.forRoot({
-          secret: SECRET,
-          prefix: redis.prefix,
-          redis: { url: redis.url },
-          globalInterceptor: false,
-        }),
-      ],
-      controllers: [WithSessionController, WithoutSessionController],
-      providers: [SessionReadingGuard],
-    });
+    bed = await sessionBed(
+      adapter,
+      { globalInterceptor: false },
+      {
+        metadata: {
+          controllers: [WithSessionController, WithoutSessionController],
+          providers: [SessionReadingGuard],
+        },
+      },
+    );
   });
 
   afterAll(async () => {
-    await app?.close();
-    await redis?.stop();
+    await bed?.close();
   });
 
   it('loads and commits on routes with @UseSession()', async () => {
-    const cookie = cookieOf(
-      await request(app.getHttpServer()).get('/with/write').expect(200, { n: 1 }),
-    );
-    await request(app.getHttpServer())
-      .get('/with/write')
-      .set('Cookie', cookie)
-      .expect(200, { n: 2 });
-    await request(app.getHttpServer()).get('/with/guarded').set('Cookie', cookie).expect(200);
+    const cookie = cookieOf(await bed.http().get('/with/write').expect(200, { n: 1 }));
+    await bed.http().get('/with/write').set('Cookie', cookie).expect(200, { n: 2 });
+    await bed.http().get('/with/guarded').set('Cookie', cookie).expect(200);
   });
 
   it('leaves other routes alone', async () => {
-    const res = await request(app.getHttpServer()).get('/without/none').expect(200, { ok: true });
+    const res = await bed.http().get('/without/none').expect(200, { ok: true });
     expect(setCookies(res)).toEqual([]);
   });
 
   it('says what is missing when @Session() is used without @UseSession()', async () => {
     // The message (logged by Nest) names @UseSession(); the client gets a plain 500.
-    await request(app.getHttpServer()).get('/without/forgot').expect(500);
+    await bed.http().get('/without/forgot').expect(500);
   });
 });

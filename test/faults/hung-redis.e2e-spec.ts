@@ -14,6 +14,7 @@ import { Latches } from '../app/latches.js';
 import { SessionTestController } from '../app/session-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from '../utils/app.js';
 import { spawnRedis, startRedis, stopProcess, type RedisHandle } from '../utils/redis-server.js';
+import { sessionBed, type SessionBed } from '../utils/sessions.js';
 import { listen, timed, whenReady } from '../utils/redis-topology.js';
 import { budgetMs, UNAVAILABLE } from '../utils/outage.js';
 
@@ -53,7 +54,7 @@ class GatedController {
 
 describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
   let redis: RedisHandle;
-  let app: INestApplication;
+  let bed: SessionBed;
   let base: string;
   let latches: Latches;
   let paused = false;
@@ -71,19 +72,13 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
 
   beforeAll(async () => {
     redis = await startRedis({ own: true });
-    app = await createApp(adapter, {
-      imports: [
-        RedisSessionModule.forRoot({
-          secret: SECRET,
-          prefix: redis.prefix,
-          redis: { url: redis.url, socketTimeout: SOCKET_TIMEOUT_S },
-        }),
-      ],
-      controllers: [SessionTestController, GatedController],
-      providers: [Latches],
-    });
-    base = await listen(app);
-    latches = app.get(Latches);
+    bed = await sessionBed(
+      adapter,
+      { redis: { socketTimeout: SOCKET_TIMEOUT_S } },
+      { redis, metadata: { controllers: [GatedController] } },
+    );
+    base = await listen(bed.app);
+    latches = bed.latches;
   });
 
   afterEach(() => {
@@ -92,7 +87,7 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
 
   afterAll(async () => {
     if (paused) resume();
-    await app?.close();
+    await bed?.close();
     await redis?.stop();
   });
 
@@ -142,7 +137,7 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
     expect(logout.value.headers['set-cookie']).toBeUndefined();
     resume();
     // A round trip through the app's own connection: anything still queued there has run by now.
-    await (app.get(REDIS_SESSION_CLIENT) as Redis).ping();
+    await (bed.app.get(REDIS_SESSION_CLIENT) as Redis).ping();
     const fields = await redis.client.hgetall(key(id));
     expect(fields.counter).toBe('1');
     await http().get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
@@ -171,7 +166,7 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
     expect(stale.value.value.status).toBe(503);
     expect(stale.value.value.headers['set-cookie']).toBeUndefined();
     resume();
-    await (app.get(REDIS_SESSION_CLIENT) as Redis).ping();
+    await (bed.app.get(REDIS_SESSION_CLIENT) as Redis).ping();
     // The DEL was already on the wire and ran on SIGCONT; the stale write that ran after it found
     // no key and created nothing: the session stays dead.
     expect(await redis.client.exists(key(id))).toBe(0);

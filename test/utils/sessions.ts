@@ -2,7 +2,7 @@ import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { RedisSessionModule, type RedisSessionModuleOptions } from '../../src/index.js';
+import { RedisSessionModule, type RedisSessionModuleForRootOptions } from '../../src/index.js';
 import { Latches, SecurityTestController } from '../app/security-test.controller.js';
 import { SessionTestController } from '../app/session-test.controller.js';
 import { SECRET, request, type AdapterName } from './app.js';
@@ -26,7 +26,7 @@ export interface SessionBed {
  */
 export async function sessionBed(
   adapter: AdapterName,
-  options: Partial<RedisSessionModuleOptions> = {},
+  options: Partial<RedisSessionModuleForRootOptions> = {},
   extra: { trustProxy?: boolean; metadata?: ModuleMetadata; redis?: RedisHandle } = {},
 ): Promise<SessionBed> {
   const redis = extra.redis ?? (await startRedis());
@@ -35,8 +35,8 @@ export async function sessionBed(
       RedisSessionModule.forRoot({
         secret: SECRET,
         prefix: redis.prefix,
-        redis: { url: redis.url },
         ...options,
+        redis: { url: redis.url, ...options.redis },
       }),
       ...(extra.metadata?.imports ?? []),
     ],
