@@ -2,7 +2,7 @@ import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type {
   RedisSessionModuleOptions,
   RedisSessionOptionsFactory,
-} from './redis-session-module-options.interface.js';
+} from './config/redis-session-module-options.interface.js';
 
 /**
  * forRoot/forRootAsync (useFactory, useClass, useExisting) and the options token, generated.

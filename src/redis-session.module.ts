@@ -7,7 +7,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { CsrfGuard } from './csrf.guard.js';
+import { CsrfGuard } from './security/csrf.guard.js';
 import {
   ConfigurableModuleClass,
   type RedisSessionModuleAsyncOptions,
@@ -20,11 +20,11 @@ import {
   type SessionResources,
 } from './redis-session.providers.js';
 import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
-import type { SessionConfig } from './session-config.js';
-import { SessionStore } from './session-store.interface.js';
-import { sessionOptionsFromSettings } from './session-settings.js';
+import type { SessionConfig } from './config/session-config.js';
+import { SessionStore } from './store/session-store.interface.js';
+import { sessionOptionsFromSettings } from './config/session-settings.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import { SessionManager } from './session.manager.js';
+import { SessionManager } from './session/session.manager.js';
 import { SessionService } from './session.service.js';
 
 /**

@@ -2,11 +2,11 @@ import { Logger, type Provider } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
 import { MODULE_OPTIONS_TOKEN } from './redis-session.module-definition.js';
-import type { RedisSessionModuleOptions } from './redis-session-module-options.interface.js';
-import { createRedisClient } from './redis-client.factory.js';
-import { RedisSessionStore } from './redis-session.store.js';
-import { resolveSessionConfig, type SessionConfig } from './session-config.js';
-import { SessionStore } from './session-store.interface.js';
+import type { RedisSessionModuleOptions } from './config/redis-session-module-options.interface.js';
+import { createRedisClient } from './store/redis-client.factory.js';
+import { RedisSessionStore } from './store/redis-session.store.js';
+import { resolveSessionConfig, type SessionConfig } from './config/session-config.js';
+import { SessionStore } from './store/session-store.interface.js';
 
 /** Token of the resolved, validated configuration. @internal */
 export const SESSION_CONFIG = 'REDIS_SESSION:CONFIG';

@@ -6,7 +6,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { SessionInterceptor } from './session.interceptor.js';
-import { USES_SESSION, requestOf, slotOf } from './session-request.util.js';
+import { USES_SESSION, requestOf, slotOf } from './http/session-request.util.js';
 import { MESSAGES } from './session.errors.js';
 
 /**

@@ -5,8 +5,8 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
-import { USES_SESSION, requestOf, slotOf } from './session-request.util.js';
-import { SessionManager } from './session.manager.js';
+import { USES_SESSION, requestOf, slotOf } from './http/session-request.util.js';
+import { SessionManager } from './session/session.manager.js';
 
 /**
  * Loads the session before handlers that take `@Session()` (and only those: a route that never

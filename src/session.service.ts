@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { randomToken } from './cookie-signature.util.js';
+import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
-import { SESSION_STATE, SYSTEM, stateOf } from './session-state.js';
-import { SessionManager } from './session.manager.js';
+import { SESSION_STATE, SYSTEM, stateOf } from './session/session-state.js';
+import { SessionManager } from './session/session.manager.js';
 
 /**
  * Everything an application does with sessions beyond reading and writing keys. Methods that take

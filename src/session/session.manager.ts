@@ -6,10 +6,10 @@ import {
   signSessionId,
   verifySessionCookie,
   type VerifiedId,
-} from './cookie-signature.util.js';
-import { SESSION_CONFIG } from './redis-session.providers.js';
-import type { SessionConfig } from './session-config.js';
-import type { SessionData } from './session-data.interface.js';
+} from '../security/cookie-signature.util.js';
+import { SESSION_CONFIG } from '../redis-session.providers.js';
+import type { SessionConfig } from '../config/session-config.js';
+import type { SessionData } from '../session-data.interface.js';
 import {
   SESSION_SLOT,
   appendSetCookie,
@@ -18,11 +18,11 @@ import {
   rawRequest,
   slotOf,
   type SessionSlot,
-} from './session-request.util.js';
+} from '../http/session-request.util.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
 import { META, SessionState } from './session-state.js';
-import { SessionStore } from './session-store.interface.js';
-import { CorruptSessionError, SessionStoreUnavailableException } from './session.errors.js';
+import { SessionStore } from '../store/session-store.interface.js';
+import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
 
 const QUIET_MS = 5000;
 /** Verified cookie values remembered, so a returning client costs a Map lookup instead of an HMAC. */

@@ -5,9 +5,9 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { safeEqual } from './cookie-signature.util.js';
-import { requestOf } from './session-request.util.js';
-import { SYSTEM, stateOf } from './session-state.js';
-import { SessionService } from './session.service.js';
+import { requestOf } from '../http/session-request.util.js';
+import { SYSTEM, stateOf } from '../session/session-state.js';
+import { SessionService } from '../session.service.js';
 
 /** Message of the 403 CsrfGuard answers. @publicApi */
 export const CSRF_REJECTED_MESSAGE = 'Invalid or missing CSRF token';

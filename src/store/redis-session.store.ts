@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CREATE_SCRIPT, LOAD_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore } from './session-store.interface.js';
-import { CorruptSessionError } from './session.errors.js';
+import { CorruptSessionError } from '../session.errors.js';
 
 type Client = Redis | Cluster;
 type ScriptClient = Client & {

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { SessionSerializer } from './session-serializer.interface.js';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionSerializer } from '../session/session-serializer.interface.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 
 /** `SameSite` attribute of the session cookie; `false` leaves the attribute out. @publicApi */
 export type SessionSameSite = 'lax' | 'strict' | 'none' | false;

@@ -1,10 +1,10 @@
-import { DEFAULT_SETTINGS_PREFIX } from './redis-session.constants.js';
+import { DEFAULT_SETTINGS_PREFIX } from '../redis-session.constants.js';
 import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
 } from './redis-session-module-options.interface.js';
 import { optionProblems } from './session-options.dto.js';
-import { InvalidSessionOptionsError } from './session.errors.js';
+import { InvalidSessionOptionsError } from '../session.errors.js';
 
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'secure' | 'sameSite' | 'nodes';
 

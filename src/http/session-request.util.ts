@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SessionData } from './session-data.interface.js';
-import type { SessionState } from './session-state.js';
+import type { SessionData } from '../session-data.interface.js';
+import type { SessionState } from '../session/session-state.js';
 
 /** What the library keeps on a raw request: the load in progress and, once done, the state. @internal */
 export interface SessionSlot {

@@ -1,4 +1,4 @@
-import type { SessionData } from './session-data.interface.js';
+import type { SessionData } from '../session-data.interface.js';
 
 /** Key under which a session object carries its state (non-enumerable, so JSON and Object.keys skip it). @internal */
 export const SESSION_STATE = Symbol('nestjs-redis-sessions:state');

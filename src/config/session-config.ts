@@ -1,11 +1,11 @@
 import { serialize, type SerializeOptions } from 'cookie';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { RedisSessionModuleOptions } from './redis-session-module-options.interface.js';
-import { generateSessionId } from './cookie-signature.util.js';
-import { JsonSessionSerializer } from './json-session.serializer.js';
+import { generateSessionId } from '../security/cookie-signature.util.js';
+import { JsonSessionSerializer } from '../session/json-session.serializer.js';
 import { checkOptions } from './session-options.dto.js';
-import type { SessionSerializer } from './session-serializer.interface.js';
-import { InvalidSessionOptionsError } from './session.errors.js';
+import type { SessionSerializer } from '../session/session-serializer.interface.js';
+import { InvalidSessionOptionsError } from '../session.errors.js';
 
 /**
  * Options with every default applied, validated once at boot; what the request path reads.

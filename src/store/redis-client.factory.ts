@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { SessionRedisOptions } from './redis-session-module-options.interface.js';
+import type { SessionRedisOptions } from '../config/redis-session-module-options.interface.js';
 
 /**
  * Client options that keep a request's wait on Redis bounded and never replay a command that

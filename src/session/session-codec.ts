@@ -4,7 +4,7 @@ import {
   CorruptSessionError,
   SessionSerializationError,
   SessionTooLargeError,
-} from './session.errors.js';
+} from '../session.errors.js';
 
 /** What a commit writes, computed before any I/O so that a bad value writes nothing. @internal */
 export interface Delta {

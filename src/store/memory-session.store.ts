@@ -1,5 +1,5 @@
 import type { SessionStore } from './session-store.interface.js';
-import { CorruptSessionError } from './session.errors.js';
+import { CorruptSessionError } from '../session.errors.js';
 
 interface Entry {
   fields: Map<string, string>;

@@ -1,4 +1,4 @@
-import { InvalidSessionOptionsError } from './session.errors.js';
+import { InvalidSessionOptionsError } from '../session.errors.js';
 import { SESSION_SETTING_NAMES, sessionOptionsFromSettings } from './session-settings.js';
 
 const SECRET = 's'.repeat(32);

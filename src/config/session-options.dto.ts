@@ -22,7 +22,7 @@ import {
   DEFAULT_SOCKET_TIMEOUT,
   DEFAULT_TIMEOUT,
   MIN_SECRET_LENGTH,
-} from './redis-session.constants.js';
+} from '../redis-session.constants.js';
 import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
