@@ -2,11 +2,14 @@ import {
   Inject,
   Logger,
   Module,
+  Optional,
   type DynamicModule,
   type OnApplicationBootstrap,
+  type OnModuleInit,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { registerFastifyHooks, type FastifyLikeInstance } from './http/fastify-hooks.js';
 import { CsrfGuard } from './security/csrf.guard.js';
 import {
   ConfigurableModuleClass,
@@ -23,7 +26,9 @@ import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
 import type { SessionConfig } from './config/session-config.js';
 import { SessionStore } from './store/session-store.interface.js';
 import { sessionOptionsFromSettings } from './config/session-settings.js';
+import { SessionLoadPipe } from './session.decorator.js';
 import { SessionInterceptor } from './session.interceptor.js';
+import { SessionLifecycle } from './session/session-lifecycle.js';
 import { SessionManager } from './session/session.manager.js';
 import { SessionService } from './session.service.js';
 
@@ -53,10 +58,19 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
  * @publicApi
  */
 @Module({
-  providers: [...sessionProviders, SessionManager, SessionService, SessionInterceptor, CsrfGuard],
+  providers: [
+    ...sessionProviders,
+    SessionLifecycle,
+    SessionManager,
+    SessionService,
+    SessionInterceptor,
+    SessionLoadPipe,
+    CsrfGuard,
+  ],
   exports: [
     SessionService,
     SessionManager,
+    SessionLoadPipe,
     SessionInterceptor,
     CsrfGuard,
     SessionStore,
@@ -65,15 +79,30 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
 })
 export class RedisSessionModule
   extends ConfigurableModuleClass
-  implements OnApplicationBootstrap, OnApplicationShutdown
+  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
 {
   private readonly logger = new Logger('RedisSession');
 
   constructor(
     @Inject(SESSION_RESOURCES) private readonly resources: SessionResources,
     @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+    private readonly manager: SessionManager,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     super();
+  }
+
+  /**
+   * On Fastify, hooks the response boundary into the instance (`onSend` commits before any header
+   * leaves). Express needs nothing here: the response is reached from the request and held when
+   * the session loads.
+   */
+  onModuleInit(): void {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (adapter?.getType?.() !== 'fastify') return;
+    registerFastifyHooks(adapter.getInstance<FastifyLikeInstance>(), (request, left, status) =>
+      this.manager.commitAtBoundary(request, left, status),
+    );
   }
 
   /**
@@ -101,6 +130,7 @@ export class RedisSessionModule
    * answer 503 until it comes back.
    */
   async onApplicationBootstrap(): Promise<void> {
+    if (!this.resources.made) return;
     const client = this.resources.client;
     if (!this.resources.owned || client === null || client.status === 'ready') return;
     const ready = await new Promise<boolean>((resolve) => {
@@ -117,6 +147,7 @@ export class RedisSessionModule
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.resources.store.close?.();
+    // Only what the module made: a store that was never asked for has nothing to close.
+    if (this.resources.made) await this.resources.store.close?.();
   }
 }

@@ -14,26 +14,37 @@ export const SESSION_CONFIG = 'REDIS_SESSION:CONFIG';
 /** Token of the connection the module set up: the store, and the client it made, if any. @internal */
 export const SESSION_RESOURCES = 'REDIS_SESSION:RESOURCES';
 
-/** What the module owns and must release on shutdown. @internal */
+/**
+ * What the module owns and must release on shutdown. Made lazily: a test that overrides
+ * `SessionStore` (with a `MemorySessionStore`, say) never makes a Redis client at all.
+ * @internal
+ */
 export interface SessionResources {
-  store: SessionStore;
-  client: Redis | Cluster | null;
+  /** The store, made (with its client) on first access. */
+  readonly store: SessionStore;
+  /** The client, if the store was made and uses one. */
+  readonly client: Redis | Cluster | null;
   /** Whether the module made the client (and so closes it). */
-  owned: boolean;
+  readonly owned: boolean;
+  /** Whether `store` was ever asked for. */
+  readonly made: boolean;
 }
 
-function setUpResources(
+function makeStore(
   options: RedisSessionModuleOptions,
   config: SessionConfig,
-): SessionResources {
+): { store: SessionStore; client: Redis | Cluster | null; owned: boolean } {
   if (options.store) return { store: options.store, client: null, owned: false };
   const owned = options.client === undefined;
-  // Only a client made here is known to carry the bounded options; others get a request-side timer.
-  const configuredHere = options.client === undefined && options.clientFactory === undefined;
   const client =
     options.client ??
     options.clientFactory?.() ??
     createRedisClient(options.redis, config.socketTimeoutMs);
+  // Only a standalone client made here is known to carry the bounded options. Others get a
+  // request-side timer; so does a Cluster, where ioredis retries MOVED/TRYAGAIN/CLUSTERDOWN with
+  // fresh timeouts and one hung master could hold a request well past socket_timeout.
+  const configuredHere = options.client === undefined && options.clientFactory === undefined;
+  const isCluster = 'nodes' in client && typeof client.nodes === 'function';
   if (owned) {
     const logger = new Logger('RedisSession');
     let down = false;
@@ -48,8 +59,30 @@ function setUpResources(
       down = false;
     });
   }
-  const timeout = configuredHere ? undefined : config.socketTimeoutMs;
+  const timeout = configuredHere && !isCluster ? undefined : config.socketTimeoutMs;
   return { store: new RedisSessionStore(client, config.prefix, owned, timeout), client, owned };
+}
+
+function setUpResources(
+  options: RedisSessionModuleOptions,
+  config: SessionConfig,
+): SessionResources {
+  let made: ReturnType<typeof makeStore> | undefined;
+  const get = () => (made ??= makeStore(options, config));
+  return {
+    get store() {
+      return get().store;
+    },
+    get client() {
+      return made?.client ?? null;
+    },
+    get owned() {
+      return made?.owned ?? false;
+    },
+    get made() {
+      return made !== undefined;
+    },
+  };
 }
 
 /** The module's providers beside the ones ConfigurableModuleBuilder makes. @internal */
@@ -67,7 +100,8 @@ export const sessionProviders: Provider[] = [
   },
   {
     provide: REDIS_SESSION_CLIENT,
-    useFactory: (r: SessionResources) => r.client,
-    inject: [SESSION_RESOURCES],
+    // From the store actually in use: an overridden store brings no client.
+    useFactory: (store: SessionStore) => (store instanceof RedisSessionStore ? store.client : null),
+    inject: [SessionStore],
   },
 ];

@@ -5,55 +5,62 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
-import { USES_SESSION, requestOf, slotOf } from './http/session-request.util.js';
+import {
+  sessionRequestResponse,
+  type SessionRequestResponse,
+} from './http/execution-context.js';
+import { slotOf } from './http/session-slot.js';
+import { usesSession } from './session.decorator.js';
 import { SessionManager } from './session/session.manager.js';
 
 /**
  * Loads the session before handlers that take `@Session()` (and only those: a route that never
- * touches the session costs no Redis command), and commits whatever the request changed before
- * the response is released, so a redirect never outruns its own save. Registered globally by
- * `RedisSessionModule` (or per controller with `@UseSession()`); exported to be subclassed.
+ * touches the session costs no Redis command). HTTP sessions are committed at the response
+ * boundary, so writes from guards, filters, the app's own interceptors and every GraphQL resolver
+ * of a request are saved too; a WebSocket message's session is committed when its handler ends.
+ * Registered globally by `RedisSessionModule` (or per controller with `@UseSession()`); exported
+ * to be subclassed.
  * @publicApi
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
-  private readonly usage = new WeakMap<Function, boolean>();
-
   constructor(protected readonly manager: SessionManager) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const request = requestOf(context);
-    if (request === undefined) return next.handle();
-    const response = context.switchToHttp().getResponse<object>();
+    const found = this.getRequestResponse(context);
+    if (found === undefined) return next.handle();
+    const { request } = found;
     const load = this.usesSession(context) ? this.manager.load(request) : undefined;
+    // HTTP marks its failures by status at the boundary; GraphQL answers 200 with errors, so a
+    // resolver's throw is marked here.
+    if (load === undefined && !found.messageScoped) {
+      return context.getType() === 'http' ? next.handle() : this.markFailures(request, next);
+    }
     // One hand-written Observable instead of a chain of operators: this runs on every request.
     return new Observable<unknown>((subscriber) => {
       let inner: Subscription | undefined;
-      let pending: Promise<unknown> | undefined;
       let unsubscribed = false;
-      const fail = (error: unknown) => subscriber.error(error);
       const run = () => {
         if (unsubscribed) return;
         inner = next.handle().subscribe({
-          next: (value) => {
-            if (!slotOf(request)?.state) return subscriber.next(value);
-            pending = (pending ?? Promise.resolve())
-              .then(() => this.manager.commit(request, response))
-              .then(() => subscriber.next(value), fail);
-          },
+          next: (value) => subscriber.next(value),
           error: (error) => {
-            void (pending ?? Promise.resolve())
-              .then(() => this.commitOnError(request, response, error))
-              .then(() => fail(error), fail);
+            const slot = slotOf(request);
+            if (slot !== undefined) slot.failed = true;
+            if (!found.messageScoped) return subscriber.error(error);
+            void this.commitMessage(request, 500).then(() => subscriber.error(error));
           },
           complete: () => {
-            if (pending === undefined) subscriber.complete();
-            else void pending.then(() => subscriber.complete());
+            if (!found.messageScoped) return subscriber.complete();
+            this.commitMessage(request, 200).then(
+              () => subscriber.complete(),
+              (error) => subscriber.error(error),
+            );
           },
         });
       };
       if (load === undefined) run();
-      else load.then(run, fail);
+      else load.then(run, (error) => subscriber.error(error));
       return () => {
         unsubscribed = true;
         inner?.unsubscribe();
@@ -61,26 +68,40 @@ export class SessionInterceptor implements NestInterceptor {
     });
   }
 
-  /** Whether the handler declares `@Session()`; overridable to load for more routes. */
+  /**
+   * The request (and response) of this context: HTTP, GraphQL or a WebSocket message. Override to
+   * serve another transport; `undefined` leaves the context alone.
+   */
+  protected getRequestResponse(context: ExecutionContext): SessionRequestResponse | undefined {
+    return sessionRequestResponse(context);
+  }
+
+  /** Whether to load before the handler; by default when it declares `@Session()`. */
   protected usesSession(context: ExecutionContext): boolean {
-    const handler = context.getHandler();
-    let uses = this.usage.get(handler);
-    if (uses === undefined) {
-      uses = Reflect.getMetadata(USES_SESSION, context.getClass(), handler.name) === true;
-      this.usage.set(handler, uses);
-    }
-    return uses;
+    return usesSession(context.getClass(), context.getHandler());
   }
 
-  /** Whether to commit when the handler threw; `cookie_on_exception` by default. */
-  protected shouldCommitOnError(_error: unknown): boolean {
-    return this.manager.config.cookieOnException;
+  /**
+   * Routes that do not load the session may still have had it loaded by a guard: a throw from
+   * the handler must mark it failed, so the boundary drops identity changes.
+   */
+  private markFailures(request: object, next: CallHandler): Observable<unknown> {
+    return new Observable<unknown>((subscriber) =>
+      next.handle().subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error) => {
+          const slot = slotOf(request);
+          if (slot !== undefined) slot.failed = true;
+          subscriber.error(error);
+        },
+        complete: () => subscriber.complete(),
+      }),
+    );
   }
 
-  private async commitOnError(request: object, response: object, error: unknown): Promise<void> {
-    const slot = slotOf(request);
-    if (!slot?.state || slot.committed) return;
-    if (this.shouldCommitOnError(error)) await this.manager.commit(request, response);
-    else slot.committed = true;
+  /** A WebSocket message has no response to hold: its session commits when the handler ends. */
+  private async commitMessage(request: object, status: number): Promise<void> {
+    if (slotOf(request) === undefined) return;
+    await this.manager.commit(request, status, true);
   }
 }

@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { SOCKET_HANDSHAKE } from './http/execution-context.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
 import { SESSION_STATE, SYSTEM, stateOf } from './session/session-state.js';
 import { SessionManager } from './session/session.manager.js';
+
+/** Longest per-session idle timeout `adjustTimeout` takes: ten years. */
+const MAX_TIMEOUT_SECONDS = 315_360_000;
 
 /**
  * Everything an application does with sessions beyond reading and writing keys. Methods that take
@@ -25,18 +29,24 @@ export class SessionService {
 
   /**
    * From now on this session's idle timeout is `seconds` (persisted with the session, visible as
-   * its TTL), never past the absolute deadline. `0` ends the session at commit.
+   * its TTL), never past the absolute deadline. `0` ends the session at commit. Fractions are
+   * honoured to the millisecond (rounded up).
    * @throws RangeError for NaN, negative or infinite values.
    */
   adjustTimeout(session: SessionData, seconds: number): void {
     const state = stateOf(session);
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    if (
+      typeof seconds !== 'number' ||
+      !Number.isFinite(seconds) ||
+      seconds < 0 ||
+      seconds > MAX_TIMEOUT_SECONDS
+    ) {
       throw new RangeError(
-        `Session timeout must be a finite number of seconds >= 0, got ${String(seconds)}`,
+        `Session timeout must be a finite number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${String(seconds)}`,
       );
     }
     if (seconds === 0) {
-      state.expireNow = true;
+      state.intent = 'end';
       return;
     }
     state.timeout = seconds;
@@ -48,11 +58,9 @@ export class SessionService {
    * in the same request start a new session with a new id.
    */
   invalidate(session: SessionData): void {
-    const state = stateOf(session);
-    if (state.persisted) state.discarded.push(state.id);
-    if (state.predecessor !== null) state.discarded.push(state.predecessor);
+    const { lifecycle } = this.manager;
     const now = Date.now();
-    state.restart(this.manager.newId(), now, this.manager.deadlineFrom(now));
+    stateOf(session).restart(lifecycle.newId(), now, lifecycle.deadlineFrom(now));
   }
 
   /**
@@ -61,13 +69,11 @@ export class SessionService {
    */
   regenerate(session: SessionData): void {
     const state = stateOf(session);
-    if (state.persisted) {
-      state.predecessor = state.id;
-      state.persisted = false;
+    state.rotate(this.manager.lifecycle.newId());
+    if (state.system.has(SYSTEM.csrf)) {
+      state.system.set(SYSTEM.csrf, randomToken());
+      state.csrfRotated = true;
     }
-    state.id = this.manager.newId();
-    state.snapshot.clear();
-    if (state.system.has(SYSTEM.csrf)) state.system.set(SYSTEM.csrf, randomToken());
   }
 
   /** The session id (the part of the cookie before the signature). */
@@ -108,14 +114,21 @@ export class SessionService {
   /** Makes and stores a new CSRF token (256 bits), replacing any previous one. */
   newCsrfToken(session: SessionData): string {
     const token = randomToken();
-    stateOf(session).system.set(SYSTEM.csrf, token);
+    const state = stateOf(session);
+    state.system.set(SYSTEM.csrf, token);
+    state.csrfRotated = true;
     return token;
   }
 
   /** The session's CSRF token, made on first use. */
   getCsrfToken(session: SessionData): string {
-    const token = stateOf(session).system.get(SYSTEM.csrf);
-    return typeof token === 'string' ? token : this.newCsrfToken(session);
+    const state = stateOf(session);
+    const token = state.system.get(SYSTEM.csrf);
+    if (typeof token === 'string') return token;
+    // A first token is no identity change: a login form's token must survive a wrong password.
+    const first = randomToken();
+    state.system.set(SYSTEM.csrf, first);
+    return first;
   }
 
   /** Deletes a session by id (administration); resolves whether it existed. */
@@ -133,6 +146,15 @@ export class SessionService {
     return this.manager.store.ids();
   }
 
+  /**
+   * Links a `ws` socket to its upgrade request, so `@Session()` works in its message handlers
+   * (socket.io keeps the handshake itself: nothing to do there). Call it in `handleConnection`.
+   * @example handleConnection(client: WebSocket, request: IncomingMessage) { this.sessions.bindSocket(client, request); }
+   */
+  bindSocket(client: object, request: { headers: object }): void {
+    Object.defineProperty(client, SOCKET_HANDSHAKE, { value: request, configurable: true });
+  }
+
   /** Whether a value is a session object given by this library. */
   isSession(value: unknown): value is SessionData {
     return typeof value === 'object' && value !== null && SESSION_STATE in value;
@@ -142,7 +164,7 @@ export class SessionService {
     try {
       return await operation;
     } catch (error) {
-      throw this.manager.unavailable(error);
+      throw this.manager.lifecycle.unavailable(error);
     }
   }
 }

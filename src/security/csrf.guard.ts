@@ -4,8 +4,8 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
+import { requestOf } from '../http/execution-context.js';
 import { safeEqual } from './cookie-signature.util.js';
-import { requestOf } from '../http/session-request.util.js';
 import { SYSTEM, stateOf } from '../session/session-state.js';
 import { SessionService } from '../session.service.js';
 
@@ -18,7 +18,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
  * Synchronizer-token CSRF protection: POST, PUT, PATCH and DELETE pass only with the session's
  * token (from `SessionService.getCsrfToken`) in the `X-CSRF-Token` header or a `csrf_token` body
  * field, compared in constant time. Never read from the query string, where tokens leak into
- * logs and Referer headers. Answers 403 otherwise; safe methods pass.
+ * logs and Referer headers. Answers 403 otherwise; safe methods pass. On GraphQL, mutations need
+ * the token in the header and queries pass; any other context (WebSocket, RPC) is refused.
  * @example @UseGuards(CsrfGuard) @Post('transfer') transfer() {}
  * @publicApi
  */
@@ -27,11 +28,26 @@ export class CsrfGuard implements CanActivate {
   constructor(protected readonly sessions: SessionService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    const type = context.getType<string>();
+    if (type !== 'http' && type !== 'graphql') {
+      // A context this guard cannot check (a WebSocket message, RPC) never passes: fail closed.
+      throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
+    }
     const request = requestOf(context) as
-      { method?: string; headers?: Record<string, unknown>; body?: unknown } | undefined;
-    if (request === undefined || SAFE_METHODS.has(String(request.method).toUpperCase()))
-      return true;
-    const presented = this.presentedToken(request);
+      | { method?: string; headers?: Record<string, unknown>; body?: unknown }
+      | undefined;
+    if (request === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
+    if (type === 'graphql') {
+      // Queries are reads; a mutation must carry the token in the header (the body is the query).
+      const info = context.getArgs()[3] as { operation?: { operation?: string } } | undefined;
+      if (info?.operation?.operation !== 'mutation') return true;
+      return this.check(request, this.headerToken(request));
+    }
+    if (SAFE_METHODS.has(String(request.method).toUpperCase())) return true;
+    return this.check(request, this.presentedToken(request));
+  }
+
+  private async check(request: object, presented: string | undefined): Promise<boolean> {
     if (presented === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
     const session = await this.sessions.load(request);
     const expected = stateOf(session).system.get(SYSTEM.csrf);
@@ -41,13 +57,18 @@ export class CsrfGuard implements CanActivate {
     return true;
   }
 
+  private headerToken(request: { headers?: Record<string, unknown> }): string | undefined {
+    const header = request.headers?.['x-csrf-token'];
+    return typeof header === 'string' && header !== '' ? header : undefined;
+  }
+
   /** The token the client sent: the header first, then a `csrf_token` body field. */
   protected presentedToken(request: {
     headers?: Record<string, unknown>;
     body?: unknown;
   }): string | undefined {
-    const header = request.headers?.['x-csrf-token'];
-    if (typeof header === 'string' && header !== '') return header;
+    const header = this.headerToken(request);
+    if (header !== undefined) return header;
     const body = request.body as Record<string, unknown> | undefined;
     const field = body && typeof body === 'object' ? body.csrf_token : undefined;
     return typeof field === 'string' && field !== '' ? field : undefined;

@@ -1,5 +1,5 @@
 import type { SessionSerializer } from './session-serializer.interface.js';
-import { META, SessionState, fieldOf, keyOf } from './session-state.js';
+import { META, SYSTEM, SessionState, fieldOf, keyOf } from './session-state.js';
 import {
   CorruptSessionError,
   SessionSerializationError,
@@ -16,15 +16,46 @@ export interface Delta {
   empty: boolean;
 }
 
+/** Deepest nesting a stored value may have: deeper JSON parses, but cannot be serialized again. */
+const MAX_DEPTH = 1000;
+
+/** Whether JSON text nests deeper than `MAX_DEPTH` (brackets inside strings do not count). */
+function tooDeep(text: string): boolean {
+  // Fewer characters than twice the limit cannot nest that deep: the common case costs nothing.
+  if (text.length < MAX_DEPTH * 2) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
+}
+
+/** What a library field must hold: flash queues are arrays, the CSRF token a string. */
+function validSystemValue(field: string, value: unknown): boolean {
+  if (field === SYSTEM.csrf) return typeof value === 'string';
+  if (field.startsWith('$f:')) return Array.isArray(value);
+  return true;
+}
+
 /**
- * A session state from the stored fields; throws on anything that is not a session, so the caller
- * can start a fresh one instead.
+ * A session state from the stored fields; throws `CorruptSessionError` on anything that is not a
+ * session (or that the request path could not carry: a value nested too deep to serialize again,
+ * a stored session larger than `max_size`), so the caller can start a fresh one instead.
  * @internal
  */
 export function reviveSession(
   id: string,
   fields: Map<string, string>,
   serializer: SessionSerializer,
+  maxSize?: number,
 ): SessionState {
   const created = Number(fields.get(META.created));
   const deadlineText = fields.get(META.deadline);
@@ -34,16 +65,26 @@ export function reviveSession(
   if (
     !Number.isFinite(created) ||
     (deadline !== undefined && !Number.isFinite(deadline)) ||
-    (timeout !== undefined && !(timeout > 0))
+    (timeout !== undefined && !(timeout > 0 && Number.isFinite(timeout)))
   ) {
     throw new CorruptSessionError('meta fields are not numbers');
   }
   const data: Record<string, unknown> = {};
   const state = new SessionState(id, data, created, deadline, timeout);
+  let size = 0;
   for (const [field, text] of fields) {
+    if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
+    if (field === META.created || field === META.deadline || field === META.timeout) continue;
+    if (tooDeep(text)) throw new CorruptSessionError(`field ${field.length} chars long nests too deep`);
     const key = keyOf(field);
+    let value: unknown;
+    try {
+      value = serializer.deserialize(text);
+    } catch (error) {
+      // The parser's message may quote the stored bytes: keep only its kind.
+      throw new CorruptSessionError(`a field is not valid ${(error as Error)?.name ?? 'data'}`);
+    }
     if (key !== undefined) {
-      const value = serializer.deserialize(text);
       // A stored "__proto__" must become plain data, never the object's prototype.
       if (key === '__proto__')
         Object.defineProperty(data, key, {
@@ -53,12 +94,14 @@ export function reviveSession(
           configurable: true,
         });
       else data[key] = value;
-    } else if (field === META.created || field === META.deadline || field === META.timeout) {
-      continue;
     } else {
-      state.system.set(field, serializer.deserialize(text));
+      if (!validSystemValue(field, value)) throw new CorruptSessionError('a library field has the wrong type');
+      state.system.set(field, value);
     }
     state.snapshot.set(field, text);
+  }
+  if (maxSize !== undefined && size > maxSize) {
+    throw new CorruptSessionError(`the stored session is larger than max_size (${maxSize} bytes)`);
   }
   state.persisted = true;
   state.isNew = false;
@@ -105,7 +148,9 @@ export function sessionDelta(
     if (value !== undefined) add(fieldOf(key), key, value);
   }
   for (const [field, value] of state.system) if (value !== undefined) add(field, field, value);
-  if (maxSize !== undefined && size > maxSize) throw new SessionTooLargeError(size, maxSize);
+  // Only a commit that writes can grow the session: a read never fails on the limit.
+  if (maxSize !== undefined && size > maxSize && (set.length > 0 || withAll))
+    throw new SessionTooLargeError(size, maxSize);
   const remove: string[] = [];
   if (kept < state.snapshot.size) {
     for (const field of state.snapshot.keys()) {

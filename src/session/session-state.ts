@@ -1,7 +1,7 @@
 import type { SessionData } from '../session-data.interface.js';
 
 /** Key under which a session object carries its state (non-enumerable, so JSON and Object.keys skip it). @internal */
-export const SESSION_STATE = Symbol('nestjs-redis-sessions:state');
+export const SESSION_STATE = Symbol.for('nestjs-redis-sessions:state');
 
 const DOLLAR = 36;
 
@@ -27,6 +27,16 @@ export const META = { created: '$c', timeout: '$t', deadline: '$a' } as const;
 export const SYSTEM = { flash: (queue: string) => `$f:${queue}`, csrf: '$x' } as const;
 
 /**
+ * What a commit does with the session, decided by the request:
+ * - `keep`: write what changed (create it if it is new and holds data);
+ * - `rotate`: move it to a new id (regenerate), the old one dies;
+ * - `end`: delete it and clear the cookie;
+ * - `restart`: delete the old one; writes made after that start a new session.
+ * @internal
+ */
+export type SessionIntent = 'keep' | 'rotate' | 'end' | 'restart';
+
+/**
  * Everything the library knows about one request's session beside its data: the id, what was
  * stored when it was loaded (to compute the delta), and what the request asked for.
  * @internal
@@ -36,26 +46,30 @@ export class SessionState {
   snapshot = new Map<string, string>();
   /** The library's own fields (flash queues, CSRF token), by field name. */
   system = new Map<string, unknown>();
+  /** What the commit does. */
+  intent: SessionIntent = 'keep';
   /** Whether `id` names a stored session (false for a new one, and after regenerate/invalidate). */
   persisted = false;
-  /** The stored session this one continues under a new id (regenerate): deleted before the new one is written. */
+  /** The stored session this one continues under a new id (rotate): deleted once the new one is written. */
   predecessor: string | null = null;
-  /** Ids to delete at commit (invalidate). */
+  /** Ids to delete at commit (restart). */
   discarded: string[] = [];
   /** Per-session idle timeout was changed in this request. */
   timeoutChanged = false;
-  /** adjustTimeout(0): the session ends at commit. */
-  expireNow = false;
+  /** The CSRF token was rotated in this request (an identity change). */
+  csrfRotated = false;
   /** The cookie was signed with an old secret: re-sign it. */
   resign = false;
   /** The id of the live session this request loaded, if any. */
   loadedId: string | null = null;
   /** Whether the session did not exist before this request (or was invalidated in it). */
   isNew = true;
+  /** Extra Set-Cookie headers the commit sends (clearing a legacy cookie). */
+  extraCookies: string[] = [];
 
   constructor(
     public id: string,
-    public readonly data: SessionData,
+    public data: SessionData,
     /** Creation time, ms. */
     public created: number,
     /** Absolute deadline, ms since epoch. */
@@ -63,28 +77,52 @@ export class SessionState {
     /** Per-session idle timeout in seconds, when set by adjustTimeout. */
     public timeout?: number,
   ) {
-    Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false });
+    Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false, configurable: true });
+  }
+
+  /**
+   * Moves the state to a new data object (express-session's regenerate gives `req.session` a new
+   * object while the old one stays readable); the old object no longer belongs to any session.
+   */
+  rebind(data: SessionData): void {
+    Object.defineProperty(this.data, SESSION_STATE, { value: undefined, configurable: true });
+    this.data = data;
+    Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false, configurable: true });
   }
 
   /**
    * Starts over as a new, empty, unsaved session under `id` (invalidate). The same data object is
-   * kept, since the handler holds it; what must be deleted at commit (`discarded`) and what the
-   * request loaded (`loadedId`) are kept too.
+   * kept, since the handler holds it; the ids to delete at commit and `loadedId` are kept too.
    */
   restart(id: string, created: number, deadline: number | undefined): void {
     for (const key of Object.keys(this.data)) delete this.data[key];
+    if (this.persisted) this.discarded.push(this.id);
+    if (this.predecessor !== null) this.discarded.push(this.predecessor);
     this.id = id;
     this.created = created;
     this.deadline = deadline;
     this.timeout = undefined;
     this.snapshot.clear();
     this.system.clear();
+    this.intent = 'restart';
     this.persisted = false;
     this.predecessor = null;
     this.timeoutChanged = false;
-    this.expireNow = false;
+    this.csrfRotated = false;
     this.resign = false;
     this.isNew = true;
+  }
+
+  /** Moves the session to `id` at commit, keeping its data (regenerate). */
+  rotate(id: string): void {
+    if (this.persisted) {
+      this.predecessor = this.id;
+      this.persisted = false;
+      if (this.intent === 'keep') this.intent = 'rotate';
+    }
+    this.id = id;
+    // Every field is written under the new id, so nothing is "unchanged" any more.
+    this.snapshot.clear();
   }
 }
 

@@ -1,302 +1,137 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { parse, serialize } from 'cookie';
-import {
-  SESSION_ID_PATTERN,
-  idForLog,
-  signSessionId,
-  verifySessionCookie,
-  type VerifiedId,
-} from '../security/cookie-signature.util.js';
-import { SESSION_CONFIG } from '../redis-session.providers.js';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { SessionConfig } from '../config/session-config.js';
-import type { SessionData } from '../session-data.interface.js';
+import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
   SESSION_SLOT,
-  appendSetCookie,
-  headersSent,
   isHttps,
   rawRequest,
+  rawResponseOf,
   slotOf,
   type SessionSlot,
-} from '../http/session-request.util.js';
-import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
-import { META, SessionState } from './session-state.js';
+} from '../http/session-slot.js';
+import { SESSION_CONFIG } from '../redis-session.providers.js';
+import { SessionCookies } from '../security/session-cookie.js';
+import type { SessionData } from '../session-data.interface.js';
+import { SessionStoreUnavailableException } from '../session.errors.js';
 import { SessionStore } from '../store/session-store.interface.js';
-import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+import type { SessionState } from './session-state.js';
 
-const QUIET_MS = 5000;
-/** Verified cookie values remembered, so a returning client costs a Map lookup instead of an HMAC. */
-const VERIFIED_CACHE_SIZE = 10_000;
+/** The 500 body a failed commit sends: the detail stays in the log and on the error. */
+const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
 
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
+const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
 
 /**
- * The request path: resolves the cookie, loads lazily (once per request), and commits the delta.
- * Internal; applications use `SessionService`.
+ * The request path: resolves the cookie, loads lazily (once per request), holds the response,
+ * and commits once at the response boundary. Internal; applications use `SessionService`.
  * @internal
  */
 @Injectable()
 export class SessionManager {
-  private readonly logger = new Logger('RedisSession');
-  private lastOutageLog = 0;
-  private suppressed = 0;
-  private readonly verified = new Map<string, VerifiedId>();
+  readonly cookies: SessionCookies;
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
     @Inject(SessionStore) readonly store: SessionStore,
-  ) {}
+    readonly lifecycle: SessionLifecycle,
+  ) {
+    this.cookies = new SessionCookies(config);
+  }
 
-  /** The request's session, loaded at most once per request. */
+  /** The request's session, loaded at most once per request; holds its response until the commit. */
   load(request: object): Promise<SessionData> {
     const raw = rawRequest(request);
     const existing = raw[SESSION_SLOT];
-    if (existing) return existing.promise;
+    if (existing !== undefined) return existing.promise;
     const slot = {} as SessionSlot;
-    slot.promise = this.resolve(raw.headers.cookie).then((state) => {
+    raw[SESSION_SLOT] = slot;
+    const response = rawResponseOf(raw);
+    if (response !== undefined) {
+      slot.held = true;
+      holdNodeResponse(response, (headersLeft, status) =>
+        this.commitAtBoundary(request, headersLeft, status),
+      );
+    }
+    slot.promise = this.resolve(raw.headers?.cookie as string | undefined).then((state) => {
       slot.state = state;
       return state.data;
     });
-    raw[SESSION_SLOT] = slot;
     return slot.promise;
   }
 
-  /** A new, empty, unsaved session with a server-made id. */
-  fresh(): SessionState {
-    const now = Date.now();
-    return new SessionState(this.newId(), {}, now, this.deadlineFrom(now));
-  }
-
-  /** The absolute deadline of a session created at `now`, if there is one. */
-  deadlineFrom(now: number): number | undefined {
-    const { absoluteTimeoutMs } = this.config;
-    return absoluteTimeoutMs === undefined ? undefined : now + absoluteTimeoutMs;
-  }
-
-  newId(): string {
-    const id = this.config.idGenerator();
-    // A custom generator must still make ids the cookie parser accepts, or sessions would never load.
-    if (typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) {
-      throw new TypeError('idGenerator must return 22 to 256 characters of [A-Za-z0-9_-]');
-    }
-    return id;
-  }
-
-  /**
-   * The verified id the Cookie header carries, or null. Two different validly signed session
-   * cookies (one tossed in from a sibling subdomain, say) are ambiguous: neither is trusted.
-   */
-  private verifiedCookie(header: string | undefined): VerifiedId | null {
-    if (header === undefined) return null;
-    const { cookieName } = this.config;
-    const value = parse(header)[cookieName];
-    if (value === undefined) return null;
-    // Fast path: the name occurs once. Otherwise look at every cookie of that name.
-    if (header.indexOf(`${cookieName}=`, header.indexOf(`${cookieName}=`) + 1) === -1) {
-      return this.verifyOne(value);
-    }
-    let chosen: VerifiedId | null = null;
-    for (const part of header.split(';')) {
-      const pair = part.trim();
-      if (!pair.startsWith(`${cookieName}=`)) continue;
-      const candidate = this.verifyOne(safeDecode(pair.slice(cookieName.length + 1)));
-      if (candidate === null) continue;
-      if (chosen !== null && chosen.id !== candidate.id) {
-        this.logger.warn(
-          'Two different signed session cookies in one request: starting a fresh session',
-        );
-        return null;
-      }
-      chosen = candidate;
-    }
-    return chosen;
-  }
-
-  /**
-   * Verifies one cookie value, remembering values that verified. Only exact values that carried a
-   * valid MAC are cached, so the cache can be neither forged nor steered; it is cleared when full.
-   */
-  private verifyOne(value: string): VerifiedId | null {
-    const cached = this.verified.get(value);
-    if (cached !== undefined) return cached;
-    const result = verifySessionCookie(value, this.config.secretKeys);
-    if (result !== null) {
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-      this.verified.set(value, result);
-    }
-    return result;
-  }
-
-  private async resolve(header: string | undefined): Promise<SessionState> {
-    const verified = this.verifiedCookie(header);
-    if (verified === null) return this.fresh();
-    let fields: Map<string, string> | null;
-    try {
-      fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000, Date.now());
-    } catch (error) {
-      if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
-      throw this.unavailable(error);
-    }
-    if (fields === null) {
-      // Expired, destroyed, or never issued here: strict mode never adopts the presented id.
-      this.logger.debug(
-        `Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`,
+  private resolve(header: string | undefined): Promise<SessionState> {
+    const verdict = this.cookies.verify(header);
+    if (verdict === 'ambiguous') {
+      this.lifecycle.logger.warn(
+        'Two different signed session cookies in one request: starting a fresh session',
       );
-      return this.fresh();
+      return Promise.resolve(this.lifecycle.fresh());
     }
-    try {
-      const state = reviveSession(verified.id, fields, this.config.serializer);
-      state.resign = verified.secretIndex > 0;
-      return state;
-    } catch (error) {
-      return this.startOver(verified.id, error);
-    }
-  }
-
-  /** Stored data that is not a session (wrong type, bad JSON, no meta): logged, then a fresh session. */
-  private startOver(id: string, error: Error): SessionState {
-    this.logger.warn(
-      `Corrupt session data (session ${this.logId(id)}): ${error.message}; starting a fresh session`,
-    );
-    return this.fresh();
-  }
-
-  private ttlOf(state: SessionState, now: number): number {
-    const idle = (state.timeout ?? this.config.timeoutSeconds) * 1000;
-    return state.deadline === undefined ? idle : Math.min(idle, state.deadline - now);
+    return this.lifecycle.load(verdict);
   }
 
   /**
-   * Persists what the request changed and sets or clears the cookie, before the response leaves.
-   * Runs at most once per request.
+   * Commits the request's session once, and returns the Set-Cookie values to send; throws what
+   * the commit threw (a 503 when the store is down, a 500 for a value that cannot be stored).
+   * @param headersLeft the headers already went out: no new session is created then.
    */
-  async commit(request: object, response: object): Promise<void> {
+  async commit(request: object, status = 200, headersLeft = false): Promise<string[]> {
     const slot = slotOf(request);
-    const state = slot?.state;
-    if (!slot || !state || slot.committed) return;
+    if (slot === undefined || slot.committed) return [];
     slot.committed = true;
-    let delta: Delta;
-    try {
-      delta = sessionDelta(state, this.config.serializer, this.config.maxSize, !state.persisted);
-    } catch (error) {
-      // Nest does not log HttpExceptions, and a 500 nobody can trace is worse than a log line.
-      this.logger.error(error.message);
-      throw error;
-    }
-    let cookie: 'set' | 'clear' | undefined;
-    try {
-      cookie = await this.write(state, delta);
-    } catch (error) {
-      throw error instanceof SessionStoreUnavailableException ? error : this.unavailable(error);
-    }
-    if (cookie === undefined) return;
-    if (headersSent(response)) {
-      this.logger.warn(
-        'The response was sent before the session committed (a handler using @Res()?): cookie not set',
-      );
-      return;
-    }
-    appendSetCookie(
-      response,
-      this.cookieHeader(request, cookie === 'set' ? state.id : undefined, state.deadline),
+    const state = await slot.promise.then(
+      () => slot.state,
+      () => undefined,
     );
-  }
-
-  private async write(state: SessionState, delta: Delta): Promise<'set' | 'clear' | undefined> {
-    const { store } = this;
-    const now = Date.now();
-    const ttl = this.ttlOf(state, now);
-    const discarded = state.discarded.map((id) => store.destroy(id));
-    try {
-      const ending = state.expireNow || ttl <= 0;
-      if (ending) {
-        if (state.persisted) await store.destroy(state.id);
-        if (state.predecessor !== null) await store.destroy(state.predecessor);
-        return state.loadedId ? 'clear' : undefined;
-      }
-      if (!state.persisted) {
-        if (delta.empty && state.predecessor === null) return state.loadedId ? 'clear' : undefined;
-        // Regenerate: the old id must be dead before the new one lives; if a concurrent logout
-        // already deleted it, the new one is not created (no resurrection under a new name).
-        if (state.predecessor !== null && !(await store.destroy(state.predecessor))) return 'clear';
-        await this.create(state, delta, ttl);
-        return 'set';
-      }
-      if (delta.set.length > 0 || delta.remove.length > 0 || state.timeoutChanged) {
-        const set = state.timeoutChanged
-          ? [...delta.set, META.timeout, String(state.timeout)]
-          : delta.set;
-        if (!(await store.update(state.id, set, delta.remove, ttl))) return 'clear';
-      }
-      return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : undefined;
-    } finally {
-      await Promise.all(discarded);
-    }
-  }
-
-  private async create(state: SessionState, delta: Delta, ttl: number): Promise<void> {
-    const meta = [META.created, String(state.created)];
-    if (state.deadline !== undefined) meta.push(META.deadline, String(state.deadline));
-    if (state.timeout !== undefined) meta.push(META.timeout, String(state.timeout));
-    const fields = [...meta, ...delta.all];
-    // 256-bit ids do not collide in practice; if one ever does, the existing session is left alone.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.store.create(state.id, fields, ttl)) {
-        state.persisted = true;
-        return;
-      }
-      state.id = this.newId();
-    }
-    throw new Error('Could not find a free session id');
-  }
-
-  /** Max-Age, never past the absolute deadline: a cookie outliving its session only confuses clients. */
-  private cookieMaxAge(deadline: number | undefined): number | undefined {
-    const { cookieMaxAge } = this.config;
-    if (cookieMaxAge === undefined || deadline === undefined) return cookieMaxAge;
-    return Math.max(0, Math.min(cookieMaxAge, Math.floor((deadline - Date.now()) / 1000)));
-  }
-
-  private cookieHeader(request: object, id: string | undefined, deadline?: number): string {
-    const { config } = this;
-    const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
-    if (id === undefined) {
-      return serialize(config.cookieName, '', {
-        ...config.cookieAttributes,
-        secure,
-        maxAge: 0,
-        expires: new Date(0),
-      });
-    }
-    return serialize(config.cookieName, signSessionId(id, config.secretKeys[0]), {
-      ...config.cookieAttributes,
-      secure,
-      maxAge: this.cookieMaxAge(deadline),
+    if (state === undefined) return [];
+    const failed = slot.failed === true || status >= 400;
+    if (failed && !this.config.cookieOnException) return [];
+    const action = await this.lifecycle.persist(state, {
+      failed,
+      canSetCookie: !headersLeft && !slot.headersLeft,
     });
+    const secure =
+      this.config.cookieSecure === 'auto' ? isHttps(request) : this.config.cookieSecure;
+    const cookies = [...state.extraCookies];
+    if (action === 'set') cookies.push(this.cookies.set(state.id, secure, state.deadline));
+    else if (action === 'clear') cookies.push(this.cookies.clear(secure));
+    return cookies;
   }
 
-  /** A salted digest of an id, safe for logs. */
-  logId(id: string): string {
-    return idForLog(id, this.config.secretKeys[0].export());
-  }
-
-  /** Logs a store failure (at most once per few seconds during an outage) and maps it to a 503. */
-  unavailable(error: unknown): SessionStoreUnavailableException {
-    const now = Date.now();
-    if (now - this.lastOutageLog >= QUIET_MS) {
-      const more = this.suppressed > 0 ? ` (${this.suppressed} similar errors not logged)` : '';
-      this.logger.error(`Session store unavailable: ${(error as Error)?.message ?? error}${more}`);
-      this.lastOutageLog = now;
-      this.suppressed = 0;
-    } else {
-      this.suppressed++;
+  /**
+   * The commit as the response boundary runs it: a failure on a response that was going to
+   * succeed replaces it (503, or a generic 500); a failure while the handler's own error is on
+   * its way is logged and the handler's status stands.
+   */
+  async commitAtBoundary(
+    request: object,
+    headersLeft: boolean,
+    status: number,
+  ): Promise<BoundaryOutcome> {
+    const slot = slotOf(request);
+    if (slot === undefined || slot.committed) return NOTHING;
+    let cookies: string[];
+    try {
+      cookies = await this.commit(request, status, headersLeft);
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableException)) {
+        this.lifecycle.logger.error((error as Error)?.message ?? String(error));
+      }
+      if (status >= 400) return NOTHING;
+      if (error instanceof SessionStoreUnavailableException) {
+        return {
+          cookies: [],
+          headers: [],
+          replace: { status: HttpStatus.SERVICE_UNAVAILABLE, body: JSON.stringify(error.getResponse()) },
+        };
+      }
+      return { cookies: [], headers: [], replace: { status: 500, body: GENERIC_500 } };
     }
-    return new SessionStoreUnavailableException(error);
+    // A response built from a session differs per cookie: shared caches must not mix them up,
+    // and one that sets the cookie must never be stored and replayed to someone else.
+    const headers: [string, string][] = [['vary', 'Cookie']];
+    if (cookies.length > 0) headers.push(['cache-control', 'no-store']);
+    return { cookies, headers };
   }
 }

@@ -7,6 +7,11 @@ interface Entry {
 }
 
 const SWEEP_INTERVAL_MS = 10_000;
+const MAX_TIMEOUT_S = 315_360_000;
+const MAX_MS = 1e14;
+
+const validTimeout = (t: number) => t > 0 && t <= MAX_TIMEOUT_S;
+const validMs = (v: number) => v >= 0 && v < MAX_MS;
 
 /**
  * An in-process store with the same observable behaviour as the Redis one (sliding TTL, absolute
@@ -40,44 +45,79 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
   }
 
-  async load(
-    id: string,
-    defaultTimeoutMs: number,
-    now: number,
-  ): Promise<Map<string, string> | null> {
-    const entry = this.live(id);
-    if (!entry) return null;
-    if (!entry.fields.has('$c')) throw new CorruptSessionError('the hash has no meta fields');
-    const timeout = entry.fields.get('$t');
-    let ttl = timeout === undefined ? defaultTimeoutMs : Number(timeout) * 1000;
-    const deadline = entry.fields.get('$a');
-    if (deadline !== undefined) {
-      const left = Number(deadline) - now;
-      if (left <= 0) {
-        this.entries.delete(id);
-        return null;
-      }
-      ttl = Math.min(ttl, left);
-    }
-    entry.expiresAt = Date.now() + Math.floor(ttl);
-    return new Map(entry.fields);
+  /** The TTL rule of the Redis scripts: min(`$t` or the default, time left before `$a`), whole ms. */
+  private ttlOf(fields: Map<string, string>, defaultTimeoutMs: number, now: number): number {
+    const timeout = fields.get('$t');
+    let ttl = timeout === undefined ? defaultTimeoutMs : Math.ceil(Number(timeout) * 1000);
+    const deadline = fields.get('$a');
+    if (deadline !== undefined) ttl = Math.min(ttl, Number(deadline) - now);
+    return ttl;
   }
 
-  async create(id: string, fields: string[], ttlMs: number): Promise<boolean> {
+  async load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'> {
+    const entry = this.live(id);
+    if (!entry) return null;
+    const { fields } = entry;
+    if (!fields.has('$c')) throw new CorruptSessionError('the hash has no meta fields');
+    const timeout = fields.get('$t');
+    const deadline = fields.get('$a');
+    if (
+      !validMs(Number(fields.get('$c'))) ||
+      (timeout !== undefined && !validTimeout(Number(timeout))) ||
+      (deadline !== undefined && !validMs(Number(deadline)))
+    ) {
+      throw new CorruptSessionError('meta fields are not valid numbers');
+    }
+    const now = Date.now();
+    const ttl = this.ttlOf(fields, defaultTimeoutMs, now);
+    if (ttl <= 0) {
+      this.entries.delete(id);
+      return 'expired';
+    }
+    entry.expiresAt = now + ttl;
+    return new Map(fields);
+  }
+
+  async create(
+    id: string,
+    fields: string[],
+    defaultTimeoutMs: number,
+    absoluteTimeoutMs = 0,
+  ): Promise<boolean> {
     this.sweep();
     if (this.live(id)) return false;
     const map = new Map<string, string>();
     for (let i = 0; i < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
-    this.entries.set(id, { fields: map, expiresAt: Date.now() + ttlMs });
+    const now = Date.now();
+    if (!map.has('$c')) {
+      map.set('$c', String(now));
+      if (absoluteTimeoutMs > 0) map.set('$a', String(now + absoluteTimeoutMs));
+    }
+    const ttl = this.ttlOf(map, defaultTimeoutMs, now);
+    if (!(ttl > 0)) return false;
+    this.entries.set(id, { fields: map, expiresAt: now + ttl });
     return true;
   }
 
-  async update(id: string, set: string[], remove: string[], ttlMs: number): Promise<boolean> {
+  async update(
+    id: string,
+    set: string[],
+    remove: string[],
+    defaultTimeoutMs: number,
+  ): Promise<boolean> {
     const entry = this.live(id);
     if (!entry) return false;
-    for (let i = 0; i < set.length; i += 2) entry.fields.set(set[i], set[i + 1]);
-    for (const field of remove) entry.fields.delete(field);
-    entry.expiresAt = Date.now() + ttlMs;
+    const next = new Map(entry.fields);
+    for (let i = 0; i < set.length; i += 2) next.set(set[i], set[i + 1]);
+    for (const field of remove) next.delete(field);
+    const now = Date.now();
+    const ttl = this.ttlOf(next, defaultTimeoutMs, now);
+    if (!(ttl > 0)) {
+      this.entries.delete(id);
+      return false;
+    }
+    entry.fields = next;
+    entry.expiresAt = now + ttl;
     return true;
   }
 

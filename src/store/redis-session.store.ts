@@ -1,11 +1,11 @@
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { CREATE_SCRIPT, LOAD_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
 
 type Client = Redis | Cluster;
 type ScriptClient = Client & {
-  redisSessionLoad(key: string, now: number, timeoutMs: number): Promise<string[] | number | null>;
+  redisSessionLoad(key: string, timeoutMs: number): Promise<string[] | number | null>;
   redisSessionCreate(key: string, ...args: (string | number)[]): Promise<number>;
   redisSessionUpdate(key: string, ...args: (string | number)[]): Promise<number>;
 };
@@ -76,30 +76,49 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async load(
-    id: string,
-    defaultTimeoutMs: number,
-    now: number,
-  ): Promise<Map<string, string> | null> {
-    const result = await this.bounded(
-      this.scripts.redisSessionLoad(this.prefix + id, now, defaultTimeoutMs),
-    );
+  async load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'> {
+    let result: string[] | number | null;
+    try {
+      result = await this.bounded(this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs));
+    } catch (error) {
+      // A script error is about the data (or the script), not the connection: never an outage.
+      if (error instanceof ReplyError) throw new CorruptSessionError('the store refused to read it');
+      throw error;
+    }
     if (result === null) return null;
+    if (result === 0) return 'expired';
     if (result === -1) throw new CorruptSessionError('the key holds another Redis type');
     if (result === -2) throw new CorruptSessionError('the hash has no meta fields');
+    if (result === -3) throw new CorruptSessionError('meta fields are not valid numbers');
     return toMap(result as string[]);
   }
 
-  async create(id: string, fields: string[], ttlMs: number): Promise<boolean> {
-    return (
-      (await this.bounded(this.scripts.redisSessionCreate(this.prefix + id, ttlMs, ...fields))) ===
-      1
+  async create(
+    id: string,
+    fields: string[],
+    defaultTimeoutMs: number,
+    absoluteTimeoutMs = 0,
+  ): Promise<boolean> {
+    const created = await this.bounded(
+      this.scripts.redisSessionCreate(this.prefix + id, defaultTimeoutMs, absoluteTimeoutMs, ...fields),
     );
+    return created > 0;
   }
 
-  async update(id: string, set: string[], remove: string[], ttlMs: number): Promise<boolean> {
+  async update(
+    id: string,
+    set: string[],
+    remove: string[],
+    defaultTimeoutMs: number,
+  ): Promise<boolean> {
     const result = await this.bounded(
-      this.scripts.redisSessionUpdate(this.prefix + id, ttlMs, set.length / 2, ...set, ...remove),
+      this.scripts.redisSessionUpdate(
+        this.prefix + id,
+        defaultTimeoutMs,
+        set.length / 2,
+        ...set,
+        ...remove,
+      ),
     );
     return result === 1;
   }
@@ -130,13 +149,21 @@ export class RedisSessionStore implements SessionStore {
     if (!this.owned) return;
     const client = this.client as Redis;
     if (client.status === 'end') return;
-    // QUIT's reply arrives before the socket closes: wait for 'end' so nothing is left open.
-    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-    if (client.status === 'ready') {
-      await client.quit().catch(() => client.disconnect());
-    } else {
+    if (client.status !== 'ready') {
+      // Connecting or reconnecting: a QUIT could not be sent, and 'end' may never come while a
+      // reconnect timer is pending. disconnect() stops the retries and closes the socket now.
       client.disconnect();
+      return;
     }
+    // QUIT's reply arrives before the socket closes: wait for 'end' (bounded) so nothing is left open.
+    const ended = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      client.once('end', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await client.quit().catch(() => client.disconnect());
     await ended;
   }
 }

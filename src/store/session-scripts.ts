@@ -2,15 +2,47 @@
  * Lua scripts of the Redis store. Each touches exactly one key (KEYS[1]) so they run unchanged on
  * Redis Cluster, and each is one round trip. Meta fields: `$c` creation time (ms, required: a hash
  * without it is not a session), `$t` per-session idle timeout (s), `$a` absolute deadline (ms).
+ *
+ * The TTL is computed here, from the stored `$t` and `$a` (never from a request's stale copy), in
+ * integer milliseconds, with "now" from Redis' own clock, so app servers with skewed clocks agree.
+ * Every script checks what can fail before its first write: a script never leaves a key half
+ * written or without a TTL.
  * @internal
  */
 
+/** Shared helpers: Redis' clock, meta validation, the TTL rule and chunked writes. */
+const COMMON = `
+local MAX_TIMEOUT_S = 315360000
+local MAX_MS = 100000000000000
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function valid_timeout(t) return t ~= nil and t > 0 and t <= MAX_TIMEOUT_S end
+local function valid_ms(v) return v ~= nil and v >= 0 and v < MAX_MS end
+local function ttl_of(timeout, deadline, default_ms, now)
+  local ttl = default_ms
+  if timeout then ttl = math.ceil(timeout * 1000) end
+  if deadline and deadline - now < ttl then ttl = deadline - now end
+  return ttl
+end
+local function each_chunk(cmd, key, list, from, to)
+  local i = from
+  while i <= to do
+    local j = math.min(i + 3999, to)
+    redis.call(cmd, key, unpack(list, i, j))
+    i = j + 1
+  end
+end
+`;
+
 /**
- * Read the hash and slide its TTL in the same call. ARGV: now (ms), default idle timeout (ms).
- * Returns the flat HGETALL array, nil when absent or past its deadline, -1 for a key of another
- * type, -2 for a hash without `$c`.
+ * Read the hash and slide its TTL in the same call. ARGV: default idle timeout (ms).
+ * Returns the flat HGETALL array; nil when absent; 0 when it passed its absolute deadline (then
+ * deleted); -1 for a key of another type; -2 for a hash without `$c`; -3 for meta fields that are
+ * not valid numbers.
  */
-export const LOAD_SCRIPT = `
+export const LOAD_SCRIPT = `${COMMON}
 local h = redis.pcall('HGETALL', KEYS[1])
 if type(h) == 'table' and h.err then return -1 end
 if #h == 0 then return nil end
@@ -18,41 +50,91 @@ local created, timeout, deadline
 for i = 1, #h, 2 do
   local f = h[i]
   if f == '$c' then created = h[i + 1]
-  elseif f == '$t' then timeout = tonumber(h[i + 1])
-  elseif f == '$a' then deadline = tonumber(h[i + 1]) end
+  elseif f == '$t' then timeout = h[i + 1]
+  elseif f == '$a' then deadline = h[i + 1] end
 end
 if not created then return -2 end
-local ttl = tonumber(ARGV[2])
-if timeout then ttl = timeout * 1000 end
-if deadline then
-  local left = deadline - tonumber(ARGV[1])
-  if left <= 0 then
-    redis.call('DEL', KEYS[1])
-    return nil
-  end
-  if left < ttl then ttl = left end
+if not valid_ms(tonumber(created)) then return -3 end
+if timeout then
+  timeout = tonumber(timeout)
+  if not valid_timeout(timeout) then return -3 end
 end
-redis.call('PEXPIRE', KEYS[1], math.floor(ttl))
+if deadline then
+  deadline = tonumber(deadline)
+  if not valid_ms(deadline) then return -3 end
+end
+local now = now_ms()
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now)
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return h
 `;
 
-/** Create only if the key is free (a new id never overwrites). ARGV: ttl (ms), field, value, … */
-export const CREATE_SCRIPT = `
+/**
+ * Create only if the key is free (a new id never overwrites). ARGV: default idle timeout (ms),
+ * absolute timeout (ms, 0 for none), then field, value, … When the fields carry no `$c` (a new
+ * session, not a rotated one) the script stamps `$c` and `$a` from Redis' clock.
+ * Returns the creation time (ms) on success, 0 when the key exists, -1 when the TTL would be 0.
+ */
+export const CREATE_SCRIPT = `${COMMON}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+local now = now_ms()
+local created, timeout, deadline
+for i = 3, #ARGV, 2 do
+  local f = ARGV[i]
+  if f == '$c' then created = tonumber(ARGV[i + 1])
+  elseif f == '$t' then timeout = tonumber(ARGV[i + 1])
+  elseif f == '$a' then deadline = tonumber(ARGV[i + 1]) end
+end
+if timeout and not valid_timeout(timeout) then return redis.error_reply('invalid $t') end
+local stamp = {}
+if not created then
+  created = now
+  stamp = { '$c', string.format('%d', now) }
+  local absolute = tonumber(ARGV[2])
+  if absolute > 0 then
+    deadline = now + absolute
+    stamp[3] = '$a'
+    stamp[4] = string.format('%d', deadline)
+  end
+end
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now)
+if ttl <= 0 then return -1 end
+if #stamp > 0 then redis.call('HSET', KEYS[1], unpack(stamp)) end
+each_chunk('HSET', KEYS[1], ARGV, 3, #ARGV)
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
+return created
 `;
 
 /**
  * Delta write, only while the session exists (a concurrent logout wins, nothing is resurrected).
- * ARGV: ttl (ms), n = number of fields to set, n field/value pairs, then fields to delete.
+ * ARGV: default idle timeout (ms), n = number of fields to set, n field/value pairs, then fields
+ * to delete. The TTL follows the stored `$t` (or the one this write sets) and `$a`.
+ * Returns 1, or 0 when the session is gone (or passed its deadline, then deleted).
  */
-export const UPDATE_SCRIPT = `
+export const UPDATE_SCRIPT = `${COMMON}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[2])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n * 2)) end
-if #ARGV > 2 + n * 2 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + n * 2)) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local last = 2 + n * 2
+local timeout
+for i = 3, last, 2 do
+  if ARGV[i] == '$t' then timeout = tonumber(ARGV[i + 1]) end
+end
+if timeout and not valid_timeout(timeout) then return redis.error_reply('invalid $t') end
+local stored = redis.call('HMGET', KEYS[1], '$t', '$a')
+if not timeout and stored[1] then timeout = tonumber(stored[1]) end
+if timeout and not valid_timeout(timeout) then timeout = nil end
+local deadline = stored[2] and tonumber(stored[2])
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now_ms())
+if ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 3, last) end
+if #ARGV > last then each_chunk('HDEL', KEYS[1], ARGV, last + 1, #ARGV) end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return 1
 `;

@@ -7,18 +7,30 @@
 export interface SessionStore {
   /**
    * Reads a session and slides its TTL in one step. Resolves `null` when there is no live session
-   * under `id`; rejects with `CorruptSessionError` when the key holds something that is not one.
+   * under `id` (and `'expired'` when it just passed its absolute deadline, if the store can tell);
+   * rejects with `CorruptSessionError` when the key holds something that is not one.
+   * The TTL is the store's to compute: min(`$t` or `defaultTimeoutMs`, time left before `$a`),
+   * in integer milliseconds, on the store's own clock.
    * @param defaultTimeoutMs idle timeout for sessions without their own (`$t`) timeout.
-   * @param now the caller's clock, in ms, for the absolute deadline.
    */
-  load(id: string, defaultTimeoutMs: number, now: number): Promise<Map<string, string> | null>;
-  /** Creates a session only if `id` is free; resolves `false` when the key already exists. */
-  create(id: string, fields: string[], ttlMs: number): Promise<boolean>;
+  load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'>;
+  /**
+   * Creates a session only if `id` is free; resolves `false` when the key already exists. Fields
+   * without `$c` are a new session: the store stamps `$c` (and `$a` from `absoluteTimeoutMs`)
+   * with its own clock; a rotated session brings its own meta fields.
+   */
+  create(
+    id: string,
+    fields: string[],
+    defaultTimeoutMs: number,
+    absoluteTimeoutMs?: number,
+  ): Promise<boolean>;
   /**
    * Writes changed fields and deletes removed ones, only if the session still exists (a
-   * concurrent logout wins); resolves `false` when it no longer does.
+   * concurrent logout wins); resolves `false` when it no longer does. The TTL follows the stored
+   * meta fields, not the caller's copy of them.
    */
-  update(id: string, set: string[], remove: string[], ttlMs: number): Promise<boolean>;
+  update(id: string, set: string[], remove: string[], defaultTimeoutMs: number): Promise<boolean>;
   /** Deletes a session; resolves whether it existed. */
   destroy(id: string): Promise<boolean>;
   /** Whether a session exists under `id`. */

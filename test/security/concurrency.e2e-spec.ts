@@ -27,7 +27,8 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
     bed.latches.open('resurrect');
     const res = await slow;
     expect(res.status).toBe(200);
-    expect(setCookies(res)[0]).toMatch(/^session=; Max-Age=0/);
+    // The loser of a race sends no Set-Cookie: a clearing one would log the winner's browser out.
+    expect(setCookies(res)).toEqual([]);
     expect(await bed.redis.client.exists(key)).toBe(0);
   });
 
@@ -92,7 +93,8 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
       keys.filter((k) => [a.body.id, b.body.id, idOf(cookie)].some((id) => k === bed.key(id))),
     ).toEqual([bed.key(a.body.id)]);
     expect(idOf(cookieOf(a))).toBe(a.body.id);
-    expect(setCookies(b)[0]).toMatch(/^session=; Max-Age=0/);
+    // The loser sends no Set-Cookie, so the browser keeps the winner's cookie whatever the order.
+    expect(setCookies(b)).toEqual([]);
   });
 
   it('case 50: regenerate racing a logout leaves no key at all', async () => {

@@ -8,6 +8,10 @@ import { SessionTestController } from '../app/session-test.controller.js';
 import { SECRET, request, type AdapterName } from './app.js';
 import { startRedis, scanAll, type RedisHandle } from './redis-server.js';
 
+/** The two stores every behaviour spec that is about sessions (not Redis itself) runs on. */
+export const STORES = ['redis', 'memory'] as const;
+export type StoreName = (typeof STORES)[number];
+
 /** An app with sessions on a Redis of its own (or REDIS_URL), and what specs need around it. */
 export interface SessionBed {
   app: INestApplication;
@@ -70,7 +74,13 @@ export async function sessionBed(
     latches: app.get(Latches),
     http: () => request(app.getHttpServer()),
     key: (id) => redis.prefix + id,
-    keys: () => scanAll(redis.client, `${redis.prefix}*`),
+    keys: async () => {
+      // A memory store's sessions are listed by the store itself, as their "keys".
+      if (options.store === undefined) return scanAll(redis.client, `${redis.prefix}*`);
+      const keys: string[] = [];
+      for await (const id of options.store.ids()) keys.push(redis.prefix + id);
+      return keys;
+    },
     close: async () => {
       await app.close();
       if (!extra.redis) await redis.stop();

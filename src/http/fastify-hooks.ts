@@ -1,0 +1,62 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { varyWith, type BoundaryOutcome } from './node-response.js';
+import { SESSION_RESPONSE, SESSION_SLOT, type SlottedRequest } from './session-slot.js';
+
+type Done = (error: Error | null, payload?: unknown) => void;
+
+/** The parts of a Fastify request and reply the hooks use. @internal */
+export interface FastifyLikeReply {
+  raw: ServerResponse;
+  statusCode: number;
+  sent?: boolean;
+  getHeader(name: string): unknown;
+  header(name: string, value: unknown): unknown;
+  removeHeader(name: string): unknown;
+  code(status: number): unknown;
+}
+
+/** The parts of a Fastify instance the hooks use. @internal */
+export interface FastifyLikeInstance {
+  addHook(name: string, hook: (...args: never[]) => unknown): unknown;
+}
+
+/** Commits the request's session and says what the response must carry. @internal */
+export type FastifyCommit = (request: object, headersLeft: boolean, status: number) => Promise<BoundaryOutcome>;
+
+/**
+ * The response boundary on Fastify: `onRequest` links the raw response to the raw request (so a
+ * guard or middleware that loads the session can hold it), and `onSend`, which Fastify awaits
+ * before any header leaves, commits the session and adds its cookie. Both are callback hooks, so
+ * a request that never loaded a session pays one property lookup.
+ * @internal
+ */
+export function registerFastifyHooks(instance: FastifyLikeInstance, commit: FastifyCommit): void {
+  instance.addHook('onRequest', ((request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: Done) => {
+    (request.raw as SlottedRequest)[SESSION_RESPONSE] = reply.raw;
+    done(null);
+  }) as never);
+  instance.addHook('onSend', ((request: { raw: IncomingMessage }, reply: FastifyLikeReply, payload: unknown, done: Done) => {
+    const slot = (request.raw as SlottedRequest)[SESSION_SLOT];
+    if (slot === undefined || slot.committed) return done(null, payload);
+    commit(request, false, reply.statusCode).then(
+      (outcome) => {
+        for (const cookie of outcome.cookies) reply.header('set-cookie', cookie);
+        for (const [name, value] of outcome.headers) {
+          const current = reply.getHeader(name) as string | undefined;
+          if (name === 'vary') {
+            const merged = varyWith(current, value);
+            if (merged !== undefined) reply.header(name, merged);
+          } else if (current === undefined) reply.header(name, value);
+        }
+        if (outcome.replace) {
+          reply.code(outcome.replace.status);
+          reply.removeHeader('content-length');
+          reply.header('content-type', 'application/json; charset=utf-8');
+          return done(null, outcome.replace.body);
+        }
+        done(null, payload);
+      },
+      () => done(null, payload),
+    );
+  }) as never);
+}

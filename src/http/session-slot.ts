@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SessionData } from '../session-data.interface.js';
+import type { SessionState } from '../session/session-state.js';
+
+/**
+ * What the library keeps on a raw request: the load in progress, the state once loaded, and how
+ * far the commit got. One slot per HTTP request (or per WebSocket message).
+ * @internal
+ */
+export interface SessionSlot {
+  promise: Promise<SessionData>;
+  state?: SessionState;
+  /** Set when the commit starts: a request commits at most once. */
+  committed?: boolean;
+  /** The handler (or a resolver) threw: identity changes made in this request are dropped. */
+  failed?: boolean;
+  /** Headers left before the commit could set a cookie (SSE, streamed `@Res()`): no new session. */
+  headersLeft?: boolean;
+  /** The raw response is held until the commit ends (installed once). */
+  held?: boolean;
+}
+
+// Symbol.for: an ESM and a CJS copy of the library loaded in one process must find each other's
+// slots, or a guard using one copy and the interceptor of the other would load twice.
+/** Slot key on the raw Node request, shared by Express, Fastify and middleware. @internal */
+export const SESSION_SLOT = Symbol.for('nestjs-redis-sessions:slot');
+
+/** The raw response of a request, linked by the Fastify onRequest hook (Express has `req.res`). @internal */
+export const SESSION_RESPONSE = Symbol.for('nestjs-redis-sessions:response');
+
+/** A raw Node request as the library sees it. @internal */
+export type SlottedRequest = IncomingMessage & {
+  raw?: IncomingMessage;
+  res?: ServerResponse;
+  secure?: boolean;
+  protocol?: string;
+  [SESSION_SLOT]?: SessionSlot;
+  [SESSION_RESPONSE]?: ServerResponse;
+};
+
+/** The raw Node request behind an Express, Fastify or raw request. @internal */
+export function rawRequest(request: object): SlottedRequest {
+  return ((request as SlottedRequest).raw ?? request) as SlottedRequest;
+}
+
+/** The session slot of a request, if its session was asked for. @internal */
+export function slotOf(request: object): SessionSlot | undefined {
+  return rawRequest(request)[SESSION_SLOT];
+}
+
+/** The raw response of a raw request, when the platform linked one. @internal */
+export function rawResponseOf(raw: SlottedRequest): ServerResponse | undefined {
+  const linked = raw[SESSION_RESPONSE];
+  if (linked !== undefined) return linked;
+  // Express puts the response on the request; a bare object (a WebSocket message) has none.
+  const res = raw.res as (ServerResponse & { writeHead?: unknown }) | undefined;
+  return res !== undefined && typeof res.writeHead === 'function' ? res : undefined;
+}
+
+/**
+ * Whether the request came over HTTPS, as the framework sees it: Express's `req.secure` and
+ * Fastify's `request.protocol` honour the app's trust-proxy setting; a raw request only knows its socket.
+ * @internal
+ */
+export function isHttps(request: object): boolean {
+  const req = request as SlottedRequest;
+  if (typeof req.secure === 'boolean') return req.secure;
+  if (typeof req.protocol === 'string') return req.protocol === 'https';
+  return Boolean((rawRequest(request).socket as { encrypted?: boolean } | undefined)?.encrypted);
+}

@@ -1,0 +1,208 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { SessionConfig } from '../config/session-config.js';
+import { SESSION_CONFIG } from '../redis-session.providers.js';
+import { SESSION_ID_PATTERN, idForLog, type VerifiedId } from '../security/cookie-signature.util.js';
+import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
+import { SessionStore } from '../store/session-store.interface.js';
+import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
+import { META, SYSTEM, SessionState } from './session-state.js';
+
+const QUIET_MS = 5000;
+
+/** What the cookie must do after a commit: set it (new or renewed id), clear it, or nothing. @internal */
+export type CookieAction = 'set' | 'clear' | 'none';
+
+/** How a commit may act, as the HTTP layer sees the request. @internal */
+export interface PersistOptions {
+  /** The request failed (the handler threw, or the status is an error): no identity change. */
+  failed: boolean;
+  /** A Set-Cookie can still reach the client: otherwise no new session is created. */
+  canSetCookie: boolean;
+}
+
+/**
+ * How a session lives, knowing nothing of HTTP: load a state from a verified id, and persist a
+ * state with its one intent (keep / rotate / end / restart). Internal; applications use
+ * `SessionService`.
+ * @internal
+ */
+@Injectable()
+export class SessionLifecycle {
+  readonly logger = new Logger('RedisSession');
+  private lastOutageLog = 0;
+  private suppressed = 0;
+
+  constructor(
+    @Inject(SESSION_CONFIG) readonly config: SessionConfig,
+    @Inject(SessionStore) readonly store: SessionStore,
+  ) {}
+
+  /** A new, empty, unsaved session with a server-made id. */
+  fresh(): SessionState {
+    const now = Date.now();
+    return new SessionState(this.newId(), Object.create(null), now, this.deadlineFrom(now));
+  }
+
+  /** The absolute deadline of a session created at `now`, if there is one. */
+  deadlineFrom(now: number): number | undefined {
+    const { absoluteTimeoutMs } = this.config;
+    return absoluteTimeoutMs === undefined ? undefined : now + absoluteTimeoutMs;
+  }
+
+  newId(): string {
+    const id = this.config.idGenerator();
+    // A custom generator must still make ids the cookie parser accepts, or sessions would never load.
+    if (typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) {
+      throw new TypeError('idGenerator must return 22 to 256 characters of [A-Za-z0-9_-]');
+    }
+    return id;
+  }
+
+  /**
+   * The session a verified id names, or a fresh one: expired, destroyed, never issued here
+   * (strict: the presented id is never adopted) or corrupt (logged by kind, never by content).
+   */
+  async load(verified: VerifiedId | null): Promise<SessionState> {
+    if (verified === null) return this.fresh();
+    let fields: Map<string, string> | null | 'expired';
+    try {
+      fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000);
+    } catch (error) {
+      if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
+      throw this.unavailable(error);
+    }
+    if (fields === null || fields === 'expired') {
+      this.logger.debug(
+        `Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`,
+      );
+      return this.fresh();
+    }
+    try {
+      const state = reviveSession(verified.id, fields, this.config.serializer, this.config.maxSize);
+      state.resign = verified.secretIndex > 0;
+      return state;
+    } catch (error) {
+      return this.startOver(verified.id, error as Error);
+    }
+  }
+
+  /** Stored data that is not a session: logged by kind, then a fresh session. */
+  private startOver(id: string, error: Error): SessionState {
+    const reason = error instanceof CorruptSessionError ? error.message : 'unreadable data';
+    this.logger.warn(`${reason} (session ${this.logId(id)}); starting a fresh session`);
+    return this.fresh();
+  }
+
+  /**
+   * Writes what the request changed, following the state's intent, and says what the cookie must
+   * do. Everything that can fail on the data (serialization, size) fails before the first write.
+   */
+  async persist(state: SessionState, options: PersistOptions): Promise<CookieAction> {
+    if (options.failed) this.dropIdentityChanges(state);
+    if (options.failed && state.intent === 'rotate') return 'none';
+    const delta = sessionDelta(state, this.config.serializer, this.config.maxSize, !state.persisted);
+    try {
+      return await this.write(state, delta, options);
+    } catch (error) {
+      throw error instanceof SessionStoreUnavailableException ? error : this.unavailable(error);
+    }
+  }
+
+  /**
+   * A failed request (a wrong second factor after the password, say) must not leave a new
+   * identity behind: a rotated CSRF token goes back to the stored one.
+   */
+  private dropIdentityChanges(state: SessionState): void {
+    if (!state.csrfRotated) return;
+    const stored = state.snapshot.get(SYSTEM.csrf);
+    if (stored === undefined) state.system.delete(SYSTEM.csrf);
+    else state.system.set(SYSTEM.csrf, JSON.parse(stored));
+  }
+
+  private async write(state: SessionState, delta: Delta, options: PersistOptions): Promise<CookieAction> {
+    const { store } = this;
+    const timeoutMs = this.config.timeoutSeconds * 1000;
+    const cleared: CookieAction = state.loadedId ? 'clear' : 'none';
+    if (state.intent === 'end') {
+      await Promise.all([state.loadedId, state.predecessor, ...state.discarded].filter(isId).map((id) => store.destroy(id)));
+      return cleared;
+    }
+    if (state.intent === 'restart') {
+      await Promise.all(state.discarded.map((id) => store.destroy(id)));
+      if (delta.empty || !options.canSetCookie) return cleared;
+      return (await this.create(state, delta, timeoutMs)) ? 'set' : 'none';
+    }
+    if (state.intent === 'rotate') {
+      if (!options.canSetCookie) {
+        this.logger.warn('regenerate() after the response headers left: the session keeps its id');
+        return 'none';
+      }
+      // The new session is written first, so a failure leaves the old one intact; if a concurrent
+      // logout already deleted the old one, the new one is removed again (no resurrection).
+      if (!(await this.create(state, delta, timeoutMs, true))) return 'none';
+      if (!(await store.destroy(state.predecessor!))) {
+        await store.destroy(state.id);
+        return 'none';
+      }
+      return 'set';
+    }
+    if (!state.persisted) {
+      if (delta.empty || !options.canSetCookie) return 'none';
+      return (await this.create(state, delta, timeoutMs)) ? 'set' : 'none';
+    }
+    if (delta.set.length > 0 || delta.remove.length > 0 || state.timeoutChanged) {
+      const set = state.timeoutChanged
+        ? [...delta.set, META.timeout, String(state.timeout)]
+        : delta.set;
+      // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
+      if (!(await store.update(state.id, set, delta.remove, timeoutMs))) return 'none';
+    }
+    return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+  }
+
+  /**
+   * Creates the session under a free id. A rotated session keeps its creation time, deadline and
+   * timeout; a new one gets them from the store's clock.
+   */
+  private async create(state: SessionState, delta: Delta, timeoutMs: number, rotated = false): Promise<boolean> {
+    const meta: string[] = [];
+    if (rotated) {
+      meta.push(META.created, String(state.created));
+      if (state.deadline !== undefined) meta.push(META.deadline, String(state.deadline));
+    }
+    if (state.timeout !== undefined) meta.push(META.timeout, String(state.timeout));
+    const fields = meta.length > 0 ? [...meta, ...delta.all] : delta.all;
+    // 256-bit ids do not collide in practice; if one ever does, the existing session is left alone.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.store.create(state.id, fields, timeoutMs, this.config.absoluteTimeoutMs)) {
+        state.persisted = true;
+        return true;
+      }
+      state.id = this.newId();
+    }
+    throw new Error('Could not find a free session id');
+  }
+
+  /** A salted digest of an id, safe for logs. */
+  logId(id: string): string {
+    return idForLog(id, this.config.secretKeys[0].export());
+  }
+
+  /** Logs a store failure (at most once per few seconds during an outage) and maps it to a 503. */
+  unavailable(error: unknown): SessionStoreUnavailableException {
+    const now = Date.now();
+    if (now - this.lastOutageLog >= QUIET_MS) {
+      const more = this.suppressed > 0 ? ` (${this.suppressed} similar errors not logged)` : '';
+      this.logger.error(`Session store unavailable: ${(error as Error)?.message ?? error}${more}`);
+      this.lastOutageLog = now;
+      this.suppressed = 0;
+    } else {
+      this.suppressed++;
+    }
+    return new SessionStoreUnavailableException(error);
+  }
+}
+
+function isId(id: string | null): id is string {
+  return id !== null;
+}
