@@ -22,6 +22,9 @@ export {
   SessionSerializationError,
   SessionStoreUnavailableException,
   SessionTooLargeError,
+  SessionTooManyFieldsError,
 } from './session.errors.js';
 export * from './session.interceptor.js';
 export * from './session.service.js';
+export * from './http/express-session.middleware.js';
+export { sessionRequestResponse, type SessionRequestResponse } from './http/execution-context.js';

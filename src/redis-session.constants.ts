@@ -40,3 +40,22 @@ export const MIN_SECRET_LENGTH = 32;
  * @publicApi
  */
 export const REDIS_SESSION_CLIENT = 'REDIS_SESSION:CLIENT';
+
+/**
+ * Largest serialized session, in bytes, when `max_size` is not configured (1 MiB): input copied
+ * into a session can never grow it to what every read would have to load. `0` turns it off.
+ * @publicApi
+ */
+export const DEFAULT_MAX_SIZE = 1_048_576;
+
+/**
+ * Most top-level keys a session may hold when `max_fields` is not configured. `0` turns it off.
+ * @publicApi
+ */
+export const DEFAULT_MAX_FIELDS = 10_000;
+
+/**
+ * Most messages one flash queue keeps; older ones are dropped first.
+ * @publicApi
+ */
+export const MAX_FLASH_MESSAGES = 100;

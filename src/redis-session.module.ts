@@ -4,12 +4,19 @@ import {
   Module,
   Optional,
   type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
   type OnApplicationBootstrap,
   type OnModuleInit,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
-import { registerFastifyHooks, type FastifyLikeInstance } from './http/fastify-hooks.js';
+import { ExpressSessionMiddleware } from './http/express-session.middleware.js';
+import {
+  decorateFastifySession,
+  registerFastifyHooks,
+  type FastifyLikeInstance,
+} from './http/fastify-hooks.js';
 import { CsrfGuard } from './security/csrf.guard.js';
 import {
   ConfigurableModuleClass,
@@ -18,7 +25,9 @@ import {
 } from './redis-session.module-definition.js';
 import {
   SESSION_CONFIG,
+  SESSION_MANAGER,
   SESSION_RESOURCES,
+  SESSION_SERVICE,
   sessionProviders,
   type SessionResources,
 } from './redis-session.providers.js';
@@ -66,6 +75,9 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
     SessionInterceptor,
     SessionLoadPipe,
     CsrfGuard,
+    ExpressSessionMiddleware,
+    { provide: SESSION_MANAGER, useExisting: SessionManager },
+    { provide: SESSION_SERVICE, useExisting: SessionService },
   ],
   exports: [
     SessionService,
@@ -74,12 +86,14 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
     SessionInterceptor,
     CsrfGuard,
     SessionStore,
+    SESSION_MANAGER,
+    SESSION_SERVICE,
     REDIS_SESSION_CLIENT,
   ],
 })
 export class RedisSessionModule
   extends ConfigurableModuleClass
-  implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
 {
   private readonly logger = new Logger('RedisSession');
 
@@ -100,9 +114,16 @@ export class RedisSessionModule
   onModuleInit(): void {
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter?.getType?.() !== 'fastify') return;
-    registerFastifyHooks(adapter.getInstance<FastifyLikeInstance>(), (request, left, status) =>
+    const instance = adapter.getInstance<FastifyLikeInstance>();
+    registerFastifyHooks(instance, (request, left, status) =>
       this.manager.commitAtBoundary(request, left, status),
     );
+    decorateFastifySession(instance);
+  }
+
+  /** `expressSession: true`: the express-session-shaped `req.session` on every route. */
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.config.expressSession) consumer.apply(ExpressSessionMiddleware).forRoutes('{*path}');
   }
 
   /**

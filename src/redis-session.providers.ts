@@ -11,6 +11,16 @@ import { SessionStore } from './store/session-store.interface.js';
 /** Token of the resolved, validated configuration. @internal */
 export const SESSION_CONFIG = 'REDIS_SESSION:CONFIG';
 
+/**
+ * String tokens the library's own classes inject by, so a copy of the library loaded through the
+ * other build (a CJS dependency of an ESM app) resolves the providers of the copy that made the
+ * module: class tokens differ between the two copies, strings do not.
+ * @internal
+ */
+export const SESSION_MANAGER = 'REDIS_SESSION:MANAGER';
+/** @internal */
+export const SESSION_SERVICE = 'REDIS_SESSION:SERVICE';
+
 /** Token of the connection the module set up: the store, and the client it made, if any. @internal */
 export const SESSION_RESOURCES = 'REDIS_SESSION:RESOURCES';
 

@@ -1,4 +1,5 @@
 import {
+  Inject,
   Injectable,
   UseInterceptors,
   createParamDecorator,
@@ -9,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { requestOf } from './http/execution-context.js';
 import { slotOf } from './http/session-slot.js';
+import { SESSION_MANAGER } from './redis-session.providers.js';
 import { MESSAGES } from './session.errors.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionManager } from './session/session.manager.js';
@@ -51,7 +53,7 @@ export function usesSession(controller: Function, handler: Function): boolean {
  */
 @Injectable()
 export class SessionLoadPipe implements PipeTransform {
-  constructor(private readonly manager: SessionManager) {}
+  constructor(@Inject(SESSION_MANAGER) private readonly manager: SessionManager) {}
 
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value === null || typeof value !== 'object' || !(PENDING in value)) return value;

@@ -15,6 +15,8 @@ export const MESSAGES = {
     `Session value "${key}" cannot be serialized: ${reason}. Nothing of this commit was written.`,
   tooLarge: (size: number, max: number) =>
     `Session is ${size} bytes serialized, more than max_size (${max}). Nothing of this commit was written.`,
+  tooManyFields: (count: number, max: number) =>
+    `Session has ${count} keys, more than max_fields (${max}). Nothing of this commit was written.`,
   storeUnavailable: 'Session store unavailable',
   notLoaded:
     'No session was loaded for this request: is RedisSessionModule imported, is this an HTTP route, ' +
@@ -46,6 +48,16 @@ export class SessionTooLargeError extends InternalServerErrorException {
     public readonly maxSize: number,
   ) {
     super(MESSAGES.tooLarge(size, maxSize));
+  }
+}
+
+/** A commit with more top-level keys than `max_fields`. @publicApi */
+export class SessionTooManyFieldsError extends InternalServerErrorException {
+  constructor(
+    public readonly count: number,
+    public readonly maxFields: number,
+  ) {
+    super(MESSAGES.tooManyFields(count, maxFields));
   }
 }
 

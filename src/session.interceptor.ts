@@ -1,4 +1,5 @@
 import {
+  Inject,
   Injectable,
   type CallHandler,
   type ExecutionContext,
@@ -10,6 +11,7 @@ import {
   type SessionRequestResponse,
 } from './http/execution-context.js';
 import { slotOf } from './http/session-slot.js';
+import { SESSION_MANAGER } from './redis-session.providers.js';
 import { usesSession } from './session.decorator.js';
 import { SessionManager } from './session/session.manager.js';
 
@@ -24,7 +26,7 @@ import { SessionManager } from './session/session.manager.js';
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
-  constructor(protected readonly manager: SessionManager) {}
+  constructor(@Inject(SESSION_MANAGER) protected readonly manager: SessionManager) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const found = this.getRequestResponse(context);

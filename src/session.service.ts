@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
+import { SESSION_MANAGER } from './redis-session.providers.js';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
@@ -16,7 +18,7 @@ const MAX_TIMEOUT_SECONDS = 315_360_000;
  */
 @Injectable()
 export class SessionService {
-  constructor(private readonly manager: SessionManager) {}
+  constructor(@Inject(SESSION_MANAGER) private readonly manager: SessionManager) {}
 
   /**
    * The request's session, loaded at most once per request: a guard or middleware gets the same
@@ -90,10 +92,16 @@ export class SessionService {
   flash(session: SessionData, message: unknown, queue = '', allowDuplicate = true): void {
     const state = stateOf(session);
     const field = SYSTEM.flash(queue);
-    const messages = (state.system.get(field) as unknown[] | undefined) ?? [];
-    if (!allowDuplicate && messages.some((m) => JSON.stringify(m) === JSON.stringify(message)))
-      return;
-    state.system.set(field, [...messages, message]);
+    let messages = state.system.get(field) as unknown[] | undefined;
+    if (messages === undefined) state.system.set(field, (messages = []));
+    if (!allowDuplicate) {
+      const text = JSON.stringify(message);
+      if (messages.some((m) => JSON.stringify(m) === text)) return;
+    }
+    // In place: the stored form is in the snapshot, so the delta still sees the change, and a
+    // loop of flash() calls stays linear. The queue is capped, oldest first out.
+    messages.push(message);
+    if (messages.length > MAX_FLASH_MESSAGES) messages.splice(0, messages.length - MAX_FLASH_MESSAGES);
   }
 
   /** The queued flash messages, left in place. */

@@ -67,7 +67,7 @@ describe('configuring RedisSessionModule', () => {
     try {
       const boot = Test.createTestingModule({ imports: [RedisSessionModule.forRoot()] }).compile();
       await expect(boot).rejects.toThrow(InvalidSessionOptionsError);
-      await expect(boot).rejects.toThrow(/REDIS_SESSIONS_SECRET\) must be at least 32/);
+      await expect(boot).rejects.toThrow(/REDIS_SESSIONS_SECRET must be at least 32/);
       await expect(boot).rejects.toThrow(/REDIS_SESSIONS_TIMEOUT must be a whole number/);
     } finally {
       process.env = saved;

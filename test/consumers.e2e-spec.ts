@@ -168,13 +168,13 @@ async function install(work: string, consumer: Consumer, tarball: string): Promi
 function startEsmApp(
   dir: string,
   env: NodeJS.ProcessEnv,
-): { child: ChildProcess; ready: Promise<{ url: string; library: string }> } {
+): { child: ChildProcess; ready: Promise<{ url: string; library: string; cjsLibrary: string }> } {
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const ready = new Promise<{ url: string; library: string }>((resolve, reject) => {
+  const ready = new Promise<{ url: string; library: string; cjsLibrary: string }>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -250,7 +250,7 @@ describe('the packed library in real applications', () => {
 
       const { child, ready } = startEsmApp(dir, appEnv('nest12-esm'));
       apps.push(child);
-      const { url, library } = await ready;
+      const { url, library, cjsLibrary } = await ready;
       expect(library).toBe(
         pathToFileURL(join(dir, 'node_modules', LIBRARY, 'dist', 'esm', 'index.js')).href,
       );
@@ -269,6 +269,18 @@ describe('the packed library in real applications', () => {
       expect(sessionCookies(read)).toEqual([]);
       // The app was handed this spec's Redis, and the session is really there.
       expect(await redis!.client.exists(`${redis!.prefix}nest12-esm:${write.body.id}`)).toBe(1);
+
+      // Both builds in one process: a CommonJS dependency's routes (the CJS build's @Session()
+      // and CsrfGuard) share the ESM build's sessions, tokens and commit.
+      expect(cjsLibrary).toBe(join(dir, 'node_modules', LIBRARY, 'dist', 'cjs', 'index.js'));
+      const cookie = setCookie.split(';')[0];
+      await request(url).get('/cjs/write').set('Cookie', cookie).expect(200, { ok: true });
+      const both = await request(url).get('/read').set('Cookie', cookie).expect(200);
+      expect(both.body.value).toBe('from-esm');
+      expect(
+        await redis!.client.hget(`${redis!.prefix}nest12-esm:${write.body.id}`, 'fromCjs'),
+      ).toBe('true');
+      await request(url).get('/cjs/guarded').expect(200);
 
       // A deployed app is stopped with SIGTERM: the module's shutdown must not hold it up.
       const exited = new Promise<unknown>((resolve) =>

@@ -23,6 +23,18 @@ export interface SessionCookieOptions {
   sameSite?: SessionSameSite;
 }
 
+/** Where the sessions of the previous session library live. @publicApi */
+export interface SessionLegacyOptions {
+  /** The old cookie: `connect.sid` (express-session), `sessionId` (@fastify/session). */
+  cookieName: string;
+  /** Secrets the old cookies were signed with (all are tried). */
+  secrets: string[];
+  /** The old store's key prefix. @default 'sess:' */
+  prefix?: string;
+  /** Keep the old key after moving it (for a rollback). @default false */
+  keep?: boolean;
+}
+
 /** A Redis node address. @publicApi */
 export interface RedisNodeAddress {
   host: string;
@@ -81,8 +93,19 @@ export interface RedisSessionModuleOptions {
   cookie?: SessionCookieOptions;
   /** Persist the session and set the cookie even when the handler throws. @default true */
   cookieOnException?: boolean;
-  /** Largest serialized session in bytes; a larger commit fails and writes nothing. @default undefined */
+  /**
+   * Largest serialized session in bytes; a larger commit fails and writes nothing, and a stored
+   * session over it is treated as corrupt (a fresh session). `0` for no limit.
+   * @default 1048576 (1 MiB)
+   */
   maxSize?: number;
+  /** Most top-level keys a session holds; a commit with more fails and writes nothing. `0` for no limit. @default 10000 */
+  maxFields?: number;
+  /**
+   * Sessions of express-session / @fastify/session (connect-redis JSON strings) to move into
+   * this library on first sight, so a switch logs nobody out. Setting `cookieName` turns it on.
+   */
+  legacy?: SessionLegacyOptions;
   /** Connection settings, used when neither `client`, `clientFactory` nor `store` is given. */
   redis?: SessionRedisOptions;
   /** An existing ioredis client or Cluster; the module never closes it. */
@@ -93,6 +116,12 @@ export interface RedisSessionModuleOptions {
   serializer?: SessionSerializer;
   /** Session id generator; its ids must match `^[A-Za-z0-9_-]{22,256}$`. @default 32 random bytes, base64url */
   idGenerator?: () => string;
+  /**
+   * Give every request an express-session-shaped `req.session` (and `req.sessionID`), for
+   * passport's session login and other Connect middleware. See `ExpressSessionMiddleware`.
+   * @default false
+   */
+  expressSession?: boolean;
   /** A store other than Redis, for example `new MemorySessionStore()` in tests. */
   store?: SessionStore;
 }

@@ -25,6 +25,10 @@ export interface SessionConfig {
   cookieSecure: boolean | 'auto';
   cookieOnException: boolean;
   maxSize?: number;
+  maxFields?: number;
+  expressSession: boolean;
+  /** The previous library's sessions, when moving them is on. */
+  legacy?: { cookieName: string; secrets: string[]; prefix: string; keep: boolean };
   socketTimeoutMs: number;
   serializer: SessionSerializer;
   idGenerator: () => string;
@@ -51,7 +55,18 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     cookieMaxAge: dto.cookieMaxAge,
     cookieSecure: dto.cookieSecure,
     cookieOnException: dto.cookieOnException,
-    maxSize: dto.maxSize,
+    maxSize: dto.maxSize === 0 ? undefined : dto.maxSize,
+    maxFields: dto.maxFields === 0 ? undefined : dto.maxFields,
+    expressSession: dto.expressSession,
+    legacy:
+      dto.legacyCookieName === undefined
+        ? undefined
+        : {
+            cookieName: dto.legacyCookieName,
+            secrets: dto.legacySecrets ?? [],
+            prefix: dto.legacyPrefix,
+            keep: dto.legacyKeep,
+          },
     socketTimeoutMs: dto.socketTimeout * 1000,
     serializer: options.serializer ?? new JsonSessionSerializer(),
     idGenerator: options.idGenerator ?? generateSessionId,

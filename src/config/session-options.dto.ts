@@ -19,6 +19,8 @@ import {
 import {
   DEFAULT_COOKIE_NAME,
   DEFAULT_KEY_PREFIX,
+  DEFAULT_MAX_FIELDS,
+  DEFAULT_MAX_SIZE,
   DEFAULT_SOCKET_TIMEOUT,
   DEFAULT_TIMEOUT,
   MIN_SECRET_LENGTH,
@@ -35,6 +37,10 @@ const COOKIE_DOMAIN =
   /^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const KEY_PREFIX = /^[^\s*?[\]\\]*$/;
 
+/** How to make a secret, said where one is missing or too short. */
+const SECRET_HINT =
+  ` (make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")`;
+
 /**
  * The options flattened to one level, so that class-validator checks them all in one pass and
  * each problem can be named in the form the user wrote it (`cookie.name` or `redis.sessions.cookie_name`).
@@ -44,9 +50,9 @@ export class SessionOptionsDto {
   // Decorators run bottom-up and only the first failure is reported: "required" before "too short".
   @IsString({ message: '$property must be a string' })
   @MinLength(MIN_SECRET_LENGTH, {
-    message: `$property must be at least ${MIN_SECRET_LENGTH} characters`,
+    message: `$property must be at least ${MIN_SECRET_LENGTH} characters${SECRET_HINT}`,
   })
-  @IsDefined({ message: '$property is required' })
+  @IsDefined({ message: `$property is required${SECRET_HINT}` })
   secret!: string;
 
   @IsOptional()
@@ -111,10 +117,37 @@ export class SessionOptionsDto {
   @IsBoolean()
   cookieOnException!: boolean;
 
+  @IsInt({ message: '$property must be a whole number of bytes (0 for no limit)' })
+  @Min(0, { message: '$property must be a whole number of bytes (0 for no limit)' })
+  maxSize!: number;
+
+  @IsInt({ message: '$property must be a whole number of fields (0 for no limit)' })
+  @Min(0, { message: '$property must be a whole number of fields (0 for no limit)' })
+  maxFields!: number;
+
   @IsOptional()
-  @IsInt({ message: '$property must be a whole number of bytes' })
-  @IsPositive()
-  maxSize?: number;
+  @IsString()
+  @Matches(COOKIE_NAME, { message: '$property must be a cookie-name token' })
+  legacyCookieName?: string;
+
+  @IsOptional()
+  @IsArray({ message: '$property must list the secrets the old cookies were signed with' })
+  @IsString({ each: true })
+  @IsNotEmpty({ each: true })
+  legacySecrets?: string[];
+
+  @IsString()
+  @IsNotEmpty()
+  @Matches(KEY_PREFIX, {
+    message: '$property must not contain spaces or glob characters (* ? [ ] \\)',
+  })
+  legacyPrefix!: string;
+
+  @IsBoolean()
+  legacyKeep!: boolean;
+
+  @IsBoolean()
+  expressSession!: boolean;
 
   @IsOptional()
   @Matches(/^rediss?:\/\//, { message: '$property must start with redis:// or rediss://' })
@@ -189,6 +222,10 @@ const DTO_PATHS: Record<string, string> = {
   tls: 'redis.tls',
   socketTimeout: 'redis.socketTimeout',
   sentinelName: 'redis.sentinelName',
+  legacyCookieName: 'legacy.cookieName',
+  legacySecrets: 'legacy.secrets',
+  legacyPrefix: 'legacy.prefix',
+  legacyKeep: 'legacy.keep',
 };
 
 /** Option defaults that validation sees, so a default is never reported as a problem. @internal */
@@ -209,7 +246,13 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     cookieHttpOnly: cookie.httpOnly ?? true,
     cookieSameSite: cookie.sameSite ?? 'lax',
     cookieOnException: options.cookieOnException ?? true,
-    maxSize: options.maxSize,
+    maxSize: options.maxSize ?? DEFAULT_MAX_SIZE,
+    maxFields: options.maxFields ?? DEFAULT_MAX_FIELDS,
+    legacyCookieName: options.legacy?.cookieName,
+    legacySecrets: options.legacy?.secrets,
+    legacyPrefix: options.legacy?.prefix ?? 'sess:',
+    legacyKeep: options.legacy?.keep ?? false,
+    expressSession: options.expressSession ?? false,
     url: redis.url,
     host: redis.host,
     port: redis.port,
@@ -272,6 +315,10 @@ function crossProblems(
       `${label('cookie.sameSite')} none needs ${label('cookie.secure')} true or auto (browsers drop it otherwise)`,
     );
   }
+  if (dto.legacyCookieName !== undefined && !(dto.legacySecrets?.length ?? 0))
+    problems.push(`${label('legacy.secrets')} is required with ${label('legacy.cookieName')}`);
+  if (dto.legacyCookieName !== undefined && dto.legacyCookieName === dto.cookieName)
+    problems.push(`${label('legacy.cookieName')} must differ from ${label('cookie.name')}`);
   const redis = options.redis ?? {};
   problems.push(...nodeProblems(redis.sentinels, 'redis.sentinels', label));
   problems.push(...nodeProblems(redis.clusterNodes, 'redis.clusterNodes', label));

@@ -90,12 +90,12 @@ describe('sessionOptionsFromSettings', () => {
       REDIS_SESSIONS_COLOR: 'blue',
     });
     const text = problems.join('\n');
-    expect(text).toContain('redis.sessions.secret (REDIS_SESSIONS_SECRET)');
+    expect(text).toContain('REDIS_SESSIONS_SECRET (redis.sessions.secret) is required');
     expect(text).toContain('redis.sessions.timeout must be a whole number, got "soon"');
     expect(text).toContain('redis.sessions.cookie_secure must be true, false or auto');
     expect(text).toContain('redis.sessions.cookie_samesite must be lax, strict, none or false');
-    expect(text).toContain('redis.sessions.port (REDIS_SESSIONS_PORT)');
-    expect(text).toContain('redis.sessions.cookie_name (REDIS_SESSIONS_COOKIE_NAME)');
+    expect(text).toContain('redis.sessions.port must not be greater than 65535');
+    expect(text).toContain('redis.sessions.cookie_name must be a cookie-name token');
     expect(text).toContain('REDIS_SESSIONS_COLOR is not a known setting');
     expect(problems.filter((p) => p.startsWith('redis.sessions.timeout'))).toHaveLength(1);
   });
@@ -106,10 +106,10 @@ describe('sessionOptionsFromSettings', () => {
       REDIS_SESSIONS_OLD_SECRETS: 'tiny',
     });
     expect(problems.join('\n')).toMatch(
-      /secret \(REDIS_SESSIONS_SECRET\) must be at least 32 characters/,
+      /^REDIS_SESSIONS_SECRET must be at least 32 characters \(make one with: node -e/m,
     );
     expect(problems.join('\n')).toMatch(
-      /old_secrets \(REDIS_SESSIONS_OLD_SECRETS\) each must be at least 32/,
+      /REDIS_SESSIONS_OLD_SECRETS each must be at least 32/,
     );
   });
 
@@ -121,9 +121,9 @@ describe('sessionOptionsFromSettings', () => {
       REDIS_SESSIONS_COOKIE_PATH: '/app',
       REDIS_SESSIONS_COOKIE_SECURE: 'false',
     }).join('\n');
-    expect(host).toContain('__Host- needs redis.sessions.cookie_secure');
-    expect(host).toContain('__Host- forbids redis.sessions.cookie_domain');
-    expect(host).toContain('__Host- needs redis.sessions.cookie_path');
+    expect(host).toContain('__Host- needs REDIS_SESSIONS_COOKIE_SECURE');
+    expect(host).toContain('__Host- forbids REDIS_SESSIONS_COOKIE_DOMAIN');
+    expect(host).toContain('__Host- needs REDIS_SESSIONS_COOKIE_PATH');
     const secure = problemsOf({
       REDIS_SESSIONS_SECRET: SECRET,
       REDIS_SESSIONS_COOKIE_NAME: '__Secure-sid',
@@ -148,17 +148,33 @@ describe('sessionOptionsFromSettings', () => {
     ]) {
       expect(
         problemsOf({ REDIS_SESSIONS_SECRET: SECRET, [`REDIS_SESSIONS_${name}`]: value }).join('\n'),
-      ).toContain(`redis.sessions.${name.toLowerCase()}`);
+      ).toContain(`REDIS_SESSIONS_${name} must`);
     }
   });
 
   it('names Sentinel settings that need each other', () => {
     expect(
       problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'a:1' }).join('\n'),
-    ).toContain('redis.sessions.sentinel_name (REDIS_SESSIONS_SENTINEL_NAME) is required');
+    ).toContain(
+      'REDIS_SESSIONS_SENTINEL_NAME (redis.sessions.sentinel_name) is required with REDIS_SESSIONS_SENTINELS',
+    );
     expect(
       problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'nope' }).join('\n'),
     ).toContain('host:port');
+  });
+
+  it('suggests the setting a typo meant, and takes CONSTRUCTOR for an unknown setting', () => {
+    const problems = problemsOf({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_COOKIE_SAMSITE: 'lax',
+      REDIS_SESSIONS_CONSTRUCTOR: '1',
+      'redis.sessions.timeot': '5',
+    });
+    expect(problems).toEqual([
+      'REDIS_SESSIONS_COOKIE_SAMSITE is not a known setting: did you mean REDIS_SESSIONS_COOKIE_SAMESITE?',
+      expect.stringMatching(/^REDIS_SESSIONS_CONSTRUCTOR is not a known setting \(known: secret/),
+      'redis.sessions.timeot is not a known setting: did you mean redis.sessions.timeout?',
+    ]);
   });
 
   it('knows every setting of the contract', () => {
@@ -190,6 +206,11 @@ describe('sessionOptionsFromSettings', () => {
         'sentinel_name',
         'cluster_nodes',
         'max_size',
+        'max_fields',
+        'legacy_cookie_name',
+        'legacy_secrets',
+        'legacy_prefix',
+        'legacy_keep',
       ].sort(),
     );
   });

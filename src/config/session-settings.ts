@@ -24,6 +24,7 @@ const SETTINGS: Record<string, [Kind, string]> = {
   cookie_samesite: ['sameSite', 'cookie.sameSite'],
   cookie_on_exception: ['bool', 'cookieOnException'],
   max_size: ['int', 'maxSize'],
+  max_fields: ['int', 'maxFields'],
   url: ['string', 'redis.url'],
   host: ['string', 'redis.host'],
   port: ['int', 'redis.port'],
@@ -36,11 +37,46 @@ const SETTINGS: Record<string, [Kind, string]> = {
   sentinels: ['nodes', 'redis.sentinels'],
   sentinel_name: ['string', 'redis.sentinelName'],
   cluster_nodes: ['nodes', 'redis.clusterNodes'],
+  legacy_cookie_name: ['string', 'legacy.cookieName'],
+  legacy_secrets: ['list', 'legacy.secrets'],
+  legacy_prefix: ['string', 'legacy.prefix'],
+  legacy_keep: ['bool', 'legacy.keep'],
 };
 
 const SETTING_BY_PATH = new Map(Object.entries(SETTINGS).map(([name, [, path]]) => [path, name]));
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/** Edit distance of two short strings (a typo'd setting name against the known ones). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The known setting a typo most likely meant, if one is close enough. */
+function nearest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of Object.keys(SETTINGS)) {
+    const d = distance(name, known);
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
 
 /** The names of every setting `sessionOptionsFromSettings` knows, in snake_case. @publicApi */
 export const SESSION_SETTING_NAMES: readonly string[] = Object.keys(SETTINGS);
@@ -137,8 +173,14 @@ export function sessionOptionsFromSettings(
     if (key.startsWith(prefix)) name = key.slice(prefix.length);
     else if (key.startsWith(envPrefix)) name = key.slice(envPrefix.length).toLowerCase();
     if (name === undefined || raw === undefined || raw === '') continue;
-    if (!(name in SETTINGS)) {
-      problems.push(`${key} is not a known setting (known: ${SESSION_SETTING_NAMES.join(', ')})`);
+    // Object.hasOwn: `name in` would take CONSTRUCTOR or TO_STRING for settings.
+    if (!Object.hasOwn(SETTINGS, name)) {
+      const near = nearest(name);
+      problems.push(
+        near === undefined
+          ? `${key} is not a known setting (known: ${SESSION_SETTING_NAMES.join(', ')})`
+          : `${key} is not a known setting: did you mean ${key.slice(0, key.length - name.length)}${key.startsWith(envPrefix) ? near.toUpperCase() : near}?`,
+      );
       continue;
     }
     const earlier = seen.get(name);
@@ -154,9 +196,11 @@ export function sessionOptionsFromSettings(
     if (complaint) problems.push(`${key} ${complaint}`);
     else assign(options, path, value);
   }
+  // A problem names the setting as the user wrote it; one never given, in both forms.
   const label = (path: string) => {
     const name = SETTING_BY_PATH.get(path) ?? path;
-    return `${prefix}${name} (${envPrefix}${name.toUpperCase()})`;
+    const given = seen.get(name)?.[0];
+    return given ?? `${envPrefix}${name.toUpperCase()} (${prefix}${name})`;
   };
   const coerced = new Set(problems.map((p) => p.split(' ')[0]));
   problems.push(

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import { slotOf } from './session-slot.js';
 
 /** The request (and response, where there is one) behind an execution context. @publicApi */
 export interface SessionRequestResponse {
@@ -10,8 +11,23 @@ export interface SessionRequestResponse {
   messageScoped: boolean;
 }
 
-/** Per-message scopes of WebSocket handlers, keyed by the handler's argument list. */
+/** Per-message scopes of WebSocket handlers, keyed by the argument list guards and interceptors get. */
 const MESSAGE_SCOPES = new WeakMap<object, object>();
+
+/**
+ * A client's message scopes whose session has not committed yet, oldest first. A parameter
+ * decorator is handed a copy of the argument list (Nest spreads it), so `@Session()` finds its
+ * message's scope here by the arguments themselves; `claimed` keeps two messages with the same
+ * arguments (a primitive payload, no ack) on their own scopes.
+ */
+interface InFlight {
+  args: unknown[];
+  scope: object;
+  claimed: boolean;
+}
+const IN_FLIGHT = new WeakMap<object, InFlight[]>();
+/** The entry the parameters of the handler call being resolved (one synchronous loop) claimed. */
+let claiming: InFlight | undefined;
 
 /** Where a ws socket keeps its handshake request (socket.io has `client.request`). @internal */
 export const SOCKET_HANDSHAKE = Symbol.for('nestjs-redis-sessions:handshake');
@@ -63,17 +79,52 @@ export function sessionRequestResponse(
     const args = context.getArgs();
     let scope = MESSAGE_SCOPES.get(args);
     if (scope === undefined) {
-      const handshake = handshakeOf(context.switchToWs().getClient());
+      const client = context.switchToWs().getClient<object>();
+      const handshake = handshakeOf(client);
       if (handshake === undefined) return undefined;
       scope = { headers: { cookie: handshake.headers.cookie } };
       MESSAGE_SCOPES.set(args, scope);
+      const live = (IN_FLIGHT.get(client) ?? []).filter((entry) => uncommitted(entry.scope));
+      live.push({ args, scope, claimed: false });
+      IN_FLIGHT.set(client, live);
     }
     return { request: scope, messageScoped: true };
   }
   return undefined;
 }
 
-/** The request of a context, or `undefined` for contexts without one. @internal */
+/** Whether a message scope's session is loading or loaded, and not committed. */
+function uncommitted(scope: object): boolean {
+  const slot = slotOf(scope);
+  return slot !== undefined && slot.committed !== true;
+}
+
+/** The scope of the message whose arguments a parameter decorator got a copy of. */
+function claimScope(args: unknown[]): object | undefined {
+  const same = (entry: InFlight) =>
+    entry.args.length === args.length && entry.args.every((arg, i) => arg === args[i]);
+  if (claiming !== undefined && same(claiming)) return claiming.scope;
+  const list = typeof args[0] === 'object' && args[0] !== null ? IN_FLIGHT.get(args[0]) : undefined;
+  const entry = list?.find((e) => !e.claimed && uncommitted(e.scope) && same(e));
+  if (entry === undefined) return undefined;
+  entry.claimed = true;
+  claiming = entry;
+  queueMicrotask(() => {
+    if (claiming === entry) claiming = undefined;
+  });
+  return entry.scope;
+}
+
+/**
+ * The request of a context, or `undefined` for contexts without one. For a WebSocket message,
+ * the scope its interceptor loaded, also from the copied arguments a parameter decorator gets.
+ * @internal
+ */
 export function requestOf(context: ExecutionContext): object | undefined {
+  if (context.getType<string>() === 'ws') {
+    const args = context.getArgs();
+    const scope = MESSAGE_SCOPES.get(args) ?? claimScope(args);
+    if (scope !== undefined) return scope;
+  }
   return sessionRequestResponse(context)?.request;
 }

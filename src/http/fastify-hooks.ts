@@ -20,6 +20,30 @@ export interface FastifyLikeInstance {
   addHook(name: string, hook: (...args: never[]) => unknown): unknown;
 }
 
+/**
+ * `request.session` and `request.sessionID` on Fastify's request, read from the raw request
+ * where `ExpressSessionMiddleware` (which Nest runs on the raw request) puts them, so passport
+ * finds them on the request its guards see.
+ * @internal
+ */
+export function decorateFastifySession(instance: FastifyLikeInstance): void {
+  const target = instance as FastifyLikeInstance & {
+    hasRequestDecorator?(name: string): boolean;
+    decorateRequest?(name: string, value: unknown): unknown;
+  };
+  for (const name of ['session', 'sessionID']) {
+    if (target.hasRequestDecorator?.(name)) continue;
+    target.decorateRequest?.(name, {
+      getter(this: { raw: Record<string, unknown> }) {
+        return this.raw[name];
+      },
+      setter(this: { raw: Record<string, unknown> }, value: unknown) {
+        this.raw[name] = value;
+      },
+    });
+  }
+}
+
 /** Commits the request's session and says what the response must carry. @internal */
 export type FastifyCommit = (request: object, headersLeft: boolean, status: number) => Promise<BoundaryOutcome>;
 

@@ -1,10 +1,12 @@
 import {
   ForbiddenException,
+  Inject,
   Injectable,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
 import { requestOf } from '../http/execution-context.js';
+import { SESSION_SERVICE } from '../redis-session.providers.js';
 import { safeEqual } from './cookie-signature.util.js';
 import { SYSTEM, stateOf } from '../session/session-state.js';
 import { SessionService } from '../session.service.js';
@@ -25,7 +27,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
-  constructor(protected readonly sessions: SessionService) {}
+  constructor(@Inject(SESSION_SERVICE) protected readonly sessions: SessionService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const type = context.getType<string>();

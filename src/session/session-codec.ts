@@ -4,6 +4,7 @@ import {
   CorruptSessionError,
   SessionSerializationError,
   SessionTooLargeError,
+  SessionTooManyFieldsError,
 } from '../session.errors.js';
 
 /** What a commit writes, computed before any I/O so that a bad value writes nothing. @internal */
@@ -120,6 +121,7 @@ export function sessionDelta(
   maxSize: number | undefined,
   /** Collect every field (only a create needs them; an update writes `set` and `remove`). */
   withAll: boolean,
+  maxFields?: number,
 ): Delta {
   const set: string[] = [];
   const all: string[] = [];
@@ -143,7 +145,10 @@ export function sessionDelta(
     if (before !== text) set.push(field, text);
   };
   const data = state.data as Record<string, unknown>;
-  for (const key of Object.keys(data)) {
+  const keys = Object.keys(data);
+  if (maxFields !== undefined && keys.length > maxFields)
+    throw new SessionTooManyFieldsError(keys.length, maxFields);
+  for (const key of keys) {
     const value = data[key];
     if (value !== undefined) add(fieldOf(key), key, value);
   }

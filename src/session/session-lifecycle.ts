@@ -100,7 +100,8 @@ export class SessionLifecycle {
   async persist(state: SessionState, options: PersistOptions): Promise<CookieAction> {
     if (options.failed) this.dropIdentityChanges(state);
     if (options.failed && state.intent === 'rotate') return 'none';
-    const delta = sessionDelta(state, this.config.serializer, this.config.maxSize, !state.persisted);
+    const { serializer, maxSize, maxFields } = this.config;
+    const delta = sessionDelta(state, serializer, maxSize, !state.persisted, maxFields);
     try {
       return await this.write(state, delta, options);
     } catch (error) {

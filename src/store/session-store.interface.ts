@@ -45,4 +45,5 @@ export interface SessionStore {
  * Injection token for the store, so `@Inject(SessionStore)` works as with throttler's storage.
  * @publicApi
  */
-export const SessionStore = Symbol('SessionStore');
+// Symbol.for: the ESM and CJS builds loaded in one process must agree on the token.
+export const SessionStore = Symbol.for('nestjs-redis-sessions:SessionStore');

@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { Module, type Type } from '@nestjs/common';
+import { createRequire } from 'node:module';
 import { RedisSessionModule } from 'nestjs-redis-sessions';
 import { AppController } from './app.controller.js';
 
@@ -9,6 +10,13 @@ function required(name: string): string {
   return value;
 }
 
+/** A CommonJS dependency that requires the library: the CJS build, in this ESM process. */
+const cjs = createRequire(import.meta.url)('../cjs-dependency/index.cjs') as {
+  CjsController: Type;
+  library: string;
+};
+export const cjsLibrary = cjs.library;
+
 @Module({
   imports: [
     RedisSessionModule.forRoot({
@@ -17,6 +25,6 @@ function required(name: string): string {
       redis: { url: required('REDIS_URL') },
     }),
   ],
-  controllers: [AppController],
+  controllers: [AppController, cjs.CjsController],
 })
 export class AppModule {}

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
+import { AppModule, cjsLibrary } from './app.module.js';
 
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 // The test stops the app with SIGTERM, as a deployment would; the hooks close the app (and the
@@ -13,5 +13,6 @@ console.log(
   JSON.stringify({
     url: await app.getUrl(),
     library: import.meta.resolve('nestjs-redis-sessions'),
+    cjsLibrary,
   }),
 );

@@ -1,0 +1,86 @@
+import type { INestApplication } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import passport from 'passport';
+import { ExpressSessionMiddleware, RedisSessionModule } from '../../src/index.js';
+import { AuthModule } from '../app/passport/auth.js';
+import { ADAPTERS, SECRET, cookieOf, idOf, request, setCookies, type AdapterName } from '../utils/app.js';
+import { startRedis, type RedisHandle } from '../utils/redis-server.js';
+
+/** The README's main.ts: our middleware where express-session's was, then passport's. */
+async function boot(adapter: AdapterName, redis: RedisHandle): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      RedisSessionModule.forRoot({ secret: SECRET, prefix: redis.prefix, redis: { url: redis.url } }),
+      AuthModule,
+    ],
+  }).compile();
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication(new ExpressAdapter(), { logger: false });
+  app.use(app.get(ExpressSessionMiddleware).middleware);
+  app.use(passport.session());
+  await app.init();
+  if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
+  let redis: RedisHandle;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await boot(adapter, redis);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  const http = () => request(app.getHttpServer());
+
+  it('logs in with a new id, knows the user on the next request, and logs out with CSRF', async () => {
+    // A visitor with an anonymous session (a CSRF token for the login form, say).
+    const before = cookieOf(await http().get('/csrf').expect(200));
+    await http().post('/login').set('Cookie', before).send({ username: 'jane', password: 'nope' }).expect(401);
+    const login = await http()
+      .post('/login')
+      .set('Cookie', before)
+      .send({ username: 'jane', password: 'correct horse' })
+      .expect(201, { id: 1, username: 'jane' });
+    const cookie = cookieOf(login);
+    expect(idOf(cookie)).not.toBe(idOf(before));
+    // Fixation: the old id is dead, and it is not logged in.
+    expect(await redis.client.exists(redis.prefix + idOf(before))).toBe(0);
+    await http().get('/me').set('Cookie', before).expect(403);
+    await http().get('/me').set('Cookie', cookie).expect(200, { id: 1, username: 'jane' });
+    const stored = await redis.client.hgetall(redis.prefix + idOf(cookie));
+    expect(JSON.parse(stored.passport)).toEqual({ user: 1 });
+
+    await http().post('/logout').set('Cookie', cookie).expect(403);
+    const { token } = (await http().get('/csrf').set('Cookie', cookie).expect(200)).body;
+    const logout = await http().post('/logout').set('Cookie', cookie).set('X-CSRF-Token', token).expect(201);
+    expect(setCookies(logout).length).toBeLessThanOrEqual(1);
+    await http().get('/me').set('Cookie', cookie).expect(403);
+    const after = setCookies(logout)[0];
+    if (after !== undefined && !after.includes('Max-Age=0'))
+      await http().get('/me').set('Cookie', after.split(';')[0]).expect(403);
+  });
+
+  it('costs no Redis command for a visitor without a cookie', async () => {
+    const before = await commands(redis);
+    await http().get('/me').expect(403);
+    // The second INFO counts itself: nothing else ran.
+    expect(await commands(redis)).toBe(before + 1);
+  });
+});
+
+/** Commands Redis has processed so far, minus the INFO calls that read it. */
+async function commands(redis: RedisHandle): Promise<number> {
+  const info = await redis.client.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
+}
