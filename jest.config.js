@@ -4,7 +4,11 @@
  * @type {import('jest').Config}
  */
 export default {
-  testEnvironment: 'node',
+  // Quiet runs: Nest's log lines are captured, and printed only for a failing test.
+  testEnvironment: '<rootDir>/test/utils/quiet-environment.cjs',
+  setupFilesAfterEnv: ['<rootDir>/test/utils/quiet-logs.ts'],
+  // Figures the fault and load tests measure are for reading with --verbose, not for every run.
+  silent: true,
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
   // Consumer fixture apps carry their own jest tests, run inside their own install by consumers.e2e-spec.ts.

@@ -27,4 +27,10 @@ export {
 export * from './session.interceptor.js';
 export * from './session.service.js';
 export * from './http/express-session.middleware.js';
+export * from './health/session-store.health.js';
+export type {
+  SessionEvent,
+  SessionEventListener,
+  SessionEventType,
+} from './users/session-events.js';
 export { sessionRequestResponse, type SessionRequestResponse } from './http/execution-context.js';

@@ -11,6 +11,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { SessionStoreHealthIndicator } from './health/session-store.health.js';
 import { ExpressSessionMiddleware } from './http/express-session.middleware.js';
 import {
   decorateFastifySession,
@@ -38,6 +39,7 @@ import { sessionOptionsFromSettings } from './config/session-settings.js';
 import { SessionLoadPipe } from './session.decorator.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionLifecycle } from './session/session-lifecycle.js';
+import { SessionEvents } from './users/session-events.js';
 import { SessionManager } from './session/session.manager.js';
 import { SessionService } from './session.service.js';
 
@@ -69,6 +71,7 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
 @Module({
   providers: [
     ...sessionProviders,
+    SessionEvents,
     SessionLifecycle,
     SessionManager,
     SessionService,
@@ -76,6 +79,7 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
     SessionLoadPipe,
     CsrfGuard,
     ExpressSessionMiddleware,
+    SessionStoreHealthIndicator,
     { provide: SESSION_MANAGER, useExisting: SessionManager },
     { provide: SESSION_SERVICE, useExisting: SessionService },
   ],
@@ -85,6 +89,8 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
     SessionLoadPipe,
     SessionInterceptor,
     CsrfGuard,
+    ExpressSessionMiddleware,
+    SessionStoreHealthIndicator,
     SessionStore,
     SESSION_MANAGER,
     SESSION_SERVICE,

@@ -4,11 +4,47 @@ import { SESSION_MANAGER } from './redis-session.providers.js';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
-import { SESSION_STATE, SYSTEM, stateOf } from './session/session-state.js';
+import { SESSION_STATE, SYSTEM, stateOf, type UserId } from './session/session-state.js';
+import type { SessionEventListener } from './users/session-events.js';
 import { SessionManager } from './session/session.manager.js';
+
+/** One live session of a user, as `userSessions` lists it. @publicApi */
+export interface UserSessionInfo {
+  /** Derived from the id by a keyed hash: safe to show and to send back to `revokeSession`. */
+  handle: string;
+  /** When the session was created (ms since epoch). */
+  createdAt: number;
+  /** When it was last seen (ms since epoch), at a granularity of a minute. */
+  lastSeenAt: number;
+  userAgent?: string;
+  ip?: string;
+  /** Whether it is the session passed as `current`. */
+  current: boolean;
+}
+
+/** Paging of `userSessions`. @publicApi */
+export interface UserSessionsPage {
+  /** Entries to skip. @default 0 */
+  offset?: number;
+  /** Most entries to return. @default 100 */
+  limit?: number;
+}
+
+function checkUserId(userId: unknown, allowNull = false): asserts userId is UserId {
+  const ok =
+    (typeof userId === 'string' && userId !== '') ||
+    (typeof userId === 'number' && Number.isFinite(userId)) ||
+    (allowNull && userId === null);
+  if (!ok) {
+    throw new TypeError(
+      `A user id must be a non-empty string or a finite number${allowNull ? ' (or null to unbind)' : ''}, got ${typeof userId === 'object' ? JSON.stringify(userId) : String(userId)}`,
+    );
+  }
+}
 
 /** Longest per-session idle timeout `adjustTimeout` takes: ten years. */
 const MAX_TIMEOUT_SECONDS = 315_360_000;
+const META_CREATED = '$c';
 
 /**
  * Everything an application does with sessions beyond reading and writing keys. Methods that take
@@ -139,9 +175,130 @@ export class SessionService {
     return first;
   }
 
+  /**
+   * Binds the session to a user (taking effect at commit), with the client's user agent and IP
+   * as metadata, so `userSessions` lists it and `revokeUserSessions` can end it. `null` unbinds.
+   * Regenerate keeps the binding; invalidate and destroy end it. An identity change: dropped if
+   * the request fails.
+   * @throws TypeError for a user id that is not a non-empty string or a finite number.
+   */
+  setUser(session: SessionData, userId: UserId | null): void {
+    checkUserId(userId, true);
+    const state = stateOf(session);
+    if (userId === null) {
+      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip])
+        state.system.delete(field);
+    } else {
+      this.manager.lifecycle.bind(state, userId);
+    }
+    state.userChanged = true;
+  }
+
+  /** The user the session is bound to, or `undefined`. */
+  getUser(session: SessionData): UserId | undefined {
+    return stateOf(session).user;
+  }
+
+  /**
+   * Logs the session in as `userId`, in one call that cannot be half done: a new id (against
+   * fixation: a planted cookie never becomes logged in), the user binding, and a new CSRF token.
+   * Like every identity change, all of it is dropped if the request fails.
+   */
+  login(session: SessionData, userId: UserId): void {
+    checkUserId(userId);
+    this.regenerate(session);
+    this.setUser(session, userId);
+    this.newCsrfToken(session);
+  }
+
+  /**
+   * The user's live sessions, oldest first, with their metadata; entries of ended sessions are
+   * pruned on the way. Never reveals an id: each carries a derived `handle`.
+   */
+  async userSessions(
+    userId: UserId,
+    current?: SessionData,
+    page: UserSessionsPage = {},
+  ): Promise<UserSessionInfo[]> {
+    checkUserId(userId);
+    const { lifecycle, store } = this.manager;
+    const fields = [SYSTEM.user, META_CREATED, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip];
+    const entries = (await this.guard(store.indexList?.(String(userId), fields) ?? Promise.resolve([])))
+      .filter(({ values }) => values[0] !== null && String(JSON.parse(values[0])) === String(userId));
+    const currentId = current === undefined ? undefined : stateOf(current).id;
+    const parse = (text: string | null) => (text === null ? undefined : JSON.parse(text));
+    const list = entries.map(({ id, values: [, created, seen, agent, ip] }) => {
+      const info: UserSessionInfo = {
+        handle: lifecycle.handleOf(id),
+        createdAt: Number(created),
+        // Creation is stamped by the store's clock, last-seen by the app's: never show it earlier.
+        lastSeenAt: Math.max(Number(parse(seen) ?? created), Number(created)),
+        current: id === currentId,
+      };
+      if (agent !== null) info.userAgent = parse(agent);
+      if (ip !== null) info.ip = parse(ip);
+      return info;
+    });
+    list.sort((a, b) => a.createdAt - b.createdAt);
+    const offset = Math.max(0, page.offset ?? 0);
+    return list.slice(offset, offset + Math.max(0, page.limit ?? 100));
+  }
+
+  /**
+   * Ends the session with that handle, if it belongs to that user: its next request is
+   * anonymous. Resolves whether a session was ended (false for another user's handle).
+   */
+  async revokeSession(userId: UserId, handle: string): Promise<boolean> {
+    checkUserId(userId);
+    const { lifecycle, store } = this.manager;
+    const entries = await this.guard(store.indexList?.(String(userId), [SYSTEM.user]) ?? Promise.resolve([]));
+    const entry = entries.find(({ id }) => lifecycle.handleOf(id) === handle);
+    if (entry === undefined || entry.values[0] === null) return false;
+    if (String(JSON.parse(entry.values[0])) !== String(userId)) return false;
+    const ended = await this.guard(store.destroy(entry.id));
+    await this.guard(store.indexRemove?.(String(userId), [entry.id]) ?? Promise.resolve());
+    if (ended) lifecycle.emit('session.destroyed', entry.id, userId);
+    return ended;
+  }
+
+  /**
+   * Ends every session of the user but `except` (this device, say): after a password change,
+   * or "sign out everywhere else". Resolves how many were ended.
+   */
+  async revokeUserSessions(userId: UserId, options: { except?: SessionData } = {}): Promise<number> {
+    checkUserId(userId);
+    const { lifecycle, store } = this.manager;
+    const keep = options.except === undefined ? undefined : stateOf(options.except).id;
+    const entries = await this.guard(store.indexList?.(String(userId), [SYSTEM.user]) ?? Promise.resolve([]));
+    let ended = 0;
+    const removed: string[] = [];
+    for (const { id, values } of entries) {
+      if (id === keep || values[0] === null || String(JSON.parse(values[0])) !== String(userId)) continue;
+      if (await this.guard(store.destroy(id))) {
+        ended++;
+        lifecycle.emit('session.destroyed', id, userId);
+      }
+      removed.push(id);
+    }
+    await this.guard(store.indexRemove?.(String(userId), removed) ?? Promise.resolve());
+    return ended;
+  }
+
+  /**
+   * Listens to session events (`session.created`, `session.regenerated`, `session.destroyed`,
+   * `session.expired`); returns the function that stops listening. A listener that throws is
+   * logged and never breaks a request.
+   */
+  onEvent(listener: SessionEventListener): () => void {
+    return this.manager.lifecycle.events.on(listener);
+  }
+
   /** Deletes a session by id (administration); resolves whether it existed. */
-  destroy(id: string): Promise<boolean> {
-    return this.guard(this.manager.store.destroy(id));
+  async destroy(id: string): Promise<boolean> {
+    // A per-user index entry of it is pruned when that user's sessions are next listed.
+    const ended = await this.guard(this.manager.store.destroy(id));
+    if (ended) this.manager.lifecycle.emit('session.destroyed', id);
+    return ended;
   }
 
   /** Whether a live session exists under `id`. */

@@ -1,19 +1,44 @@
 import type { INestApplication } from '@nestjs/common';
-import { AppModule } from '../sample/src/app.module.js';
-import { ADAPTERS, SECRET, cookieOf, createApp, request } from './utils/app.js';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { InvalidSessionOptionsError, MemorySessionStore } from 'nestjs-redis-sessions';
+import { createSampleApp } from '../sample/src/app.factory.js';
+import type { SampleOptions } from '../sample/src/app.module.js';
+import { ADAPTERS, SECRET, cookieOf, request, setCookies, type AdapterName } from './utils/app.js';
 import { startRedis, type RedisHandle } from './utils/redis-server.js';
 
-/** The sample app does what its README says, on Redis and on the in-memory fallback. */
+/** The sample as `npm start` builds it (same factory), initialised for supertest, silent. */
+async function bootSample(adapter: AdapterName, sample: SampleOptions): Promise<INestApplication> {
+  const app = await createSampleApp(adapter, sample, { logger: false });
+  await app.init();
+  if (adapter === 'fastify')
+    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+/** The hidden CSRF field of the (first) form on a page. */
+function hiddenToken(page: string): string {
+  const match = /name="csrf_token" value="([^"]+)"/.exec(page);
+  if (!match) throw new Error(`no csrf_token field in:\n${page}`);
+  return match[1];
+}
+
+/** The sample's pages and JSON API, on Redis and on the in-memory fallback. */
 describe.each(ADAPTERS)('the sample app on %s', (adapter) => {
   describe.each([false, true])('memory store: %s', (useMemoryStore) => {
     let redis: RedisHandle | undefined;
     let app: INestApplication;
+    const http = () => request(app.getHttpServer());
 
     beforeAll(async () => {
       redis = useMemoryStore ? undefined : await startRedis();
-      const redisUrl = redis?.url ?? 'redis://127.0.0.1:1';
-      app = await createApp(adapter, {
-        imports: [AppModule.register({ redisUrl, useMemoryStore, secret: SECRET })],
+      app = await bootSample(adapter, {
+        settings: {
+          REDIS_SESSIONS_SECRET: SECRET,
+          // Nothing listens on port 1: with the memory store the URL must not matter.
+          REDIS_SESSIONS_URL: redis?.url ?? 'redis://127.0.0.1:1',
+          REDIS_SESSIONS_PREFIX: redis?.prefix ?? 'sample-test:',
+        },
+        store: useMemoryStore ? new MemorySessionStore() : undefined,
       });
     });
 
@@ -22,38 +47,199 @@ describe.each(ADAPTERS)('the sample app on %s', (adapter) => {
       await redis?.stop();
     });
 
-    it('counts, logs in with a new id, protects the profile with CSRF, flashes once and logs out', async () => {
-      const http = () => request(app.getHttpServer());
-      const first = await http().get('/counter').expect(200, { visits: 1 });
+    it('API: counts, needs the CSRF token, logs in with a new id, flashes once, logs out', async () => {
+      const first = await http().get('/api/counter').expect(200, { visits: 1 });
+      expect(first.headers['cache-control']).toBe('no-store');
       let cookie = cookieOf(first);
-      await http().get('/counter').set('Cookie', cookie).expect(200, { visits: 2 });
+      await http().get('/api/counter').set('Cookie', cookie).expect(200, { visits: 2 });
+      await http().post('/api/login').set('Cookie', cookie).send({ name: 'jane' }).expect(403);
+      const { token: anonymousToken } = (
+        await http().get('/api/csrf').set('Cookie', cookie).expect(200)
+      ).body;
       const login = await http()
-        .post('/login')
+        .post('/api/login')
         .set('Cookie', cookie)
+        .set('X-CSRF-Token', anonymousToken)
         .send({ name: 'jane' })
         .expect(200);
       const loggedIn = cookieOf(login);
       expect(loggedIn).not.toBe(cookie);
-      await http().get('/profile').set('Cookie', cookie).expect(401);
+      const { csrfToken } = login.body;
+      expect(login.body.user).toBe('jane');
+      expect(csrfToken).not.toBe(anonymousToken);
+      await http().get('/api/profile').set('Cookie', cookie).expect(401);
       cookie = loggedIn;
       await http()
-        .get('/profile')
+        .get('/api/profile')
         .set('Cookie', cookie)
         .expect(200)
         .expect((res) => expect(res.body).toMatchObject({ name: 'jane', visits: 2 }));
-      const { token } = (await http().get('/csrf').set('Cookie', cookie).expect(200)).body;
-      await http().post('/profile').set('Cookie', cookie).send({ bio: 'x' }).expect(403);
+      expect((await http().get('/api/csrf').set('Cookie', cookie).expect(200)).body.token).toBe(
+        csrfToken,
+      );
+      await http().post('/api/profile').set('Cookie', cookie).send({ bio: 'x' }).expect(403);
+      await http()
+        .post('/api/profile')
+        .set('Cookie', cookie)
+        .set('X-CSRF-Token', anonymousToken)
+        .send({ bio: 'x' })
+        .expect(403);
+      await http()
+        .post('/api/profile')
+        .set('Cookie', cookie)
+        .set('X-CSRF-Token', csrfToken)
+        .send({ bio: 'hi' })
+        .expect(200)
+        .expect((res) => expect(res.body.bio).toBe('hi'));
+      // The flash set at login shows on the next page, once.
+      expect((await http().get('/').set('Cookie', cookie).expect(200)).text).toContain(
+        'Welcome, jane',
+      );
+      expect((await http().get('/').set('Cookie', cookie).expect(200)).text).not.toContain(
+        'Welcome, jane',
+      );
+      await http().post('/api/logout').set('Cookie', cookie).expect(403);
+      await http()
+        .post('/api/logout')
+        .set('Cookie', cookie)
+        .set('X-CSRF-Token', csrfToken)
+        .expect(200, { loggedOut: true });
+      await http().get('/api/profile').set('Cookie', cookie).expect(401);
+      await http().get('/api/nothing-here').expect(404);
+    });
+
+    it('pages: forms post with the hidden token, answer 303 (PRG), and errors are pages', async () => {
+      const home = await http().get('/').expect(200);
+      expect(home.headers['content-type']).toMatch(/^text\/html/);
+      expect(home.headers['cache-control']).toBe('no-store');
+      expect(home.text).toContain('You are not logged in');
+      let cookie = cookieOf(home);
+
+      const form = await http().get('/login').set('Cookie', cookie).expect(200);
+      const token = hiddenToken(form.text);
+      const forged = await http()
+        .post('/login')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ name: 'jane', csrf_token: 'forged' })
+        .expect(403);
+      expect(forged.headers['content-type']).toMatch(/^text\/html/);
+      expect(forged.text).toContain('This form has expired');
+
+      const blank = await http()
+        .post('/login')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ name: '  ', csrf_token: token })
+        .expect(303);
+      expect(blank.headers.location).toBe('/login');
+      expect((await http().get('/login').set('Cookie', cookie).expect(200)).text).toContain(
+        'Please enter a name',
+      );
+
+      const login = await http()
+        .post('/login')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ name: 'Jane <b>', csrf_token: token })
+        .expect(303);
+      expect(login.headers.location).toBe('/');
+      const loggedIn = cookieOf(login);
+      expect(loggedIn).not.toBe(cookie);
+      cookie = loggedIn;
+      const welcome = (await http().get('/').set('Cookie', cookie).expect(200)).text;
+      expect(welcome).toContain('Welcome, Jane &lt;b&gt;');
+      expect(welcome).not.toContain('<b>');
+      expect((await http().get('/').set('Cookie', cookie).expect(200)).text).not.toContain(
+        'Welcome,',
+      );
+
+      const profile = await http().get('/profile').set('Cookie', cookie).expect(200);
+      expect(profile.headers['cache-control']).toBe('no-store');
+      const profileToken = hiddenToken(profile.text);
+      const saved = await http()
+        .post('/profile')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ bio: 'Hello & goodbye', csrf_token: profileToken })
+        .expect(303);
+      expect(saved.headers.location).toBe('/profile');
+      const after = (await http().get('/profile').set('Cookie', cookie).expect(200)).text;
+      expect(after).toContain('Profile saved.');
+      expect(after).toContain('Hello &amp; goodbye');
       await http()
         .post('/profile')
         .set('Cookie', cookie)
-        .set('X-CSRF-Token', token)
-        .send({ bio: 'hi' })
-        .expect(200);
-      const home = await http().get('/').set('Cookie', cookie).expect(200);
-      expect(home.body.messages).toEqual(['Welcome, jane']);
-      expect((await http().get('/').set('Cookie', cookie).expect(200)).body.messages).toEqual([]);
-      await http().post('/logout').set('Cookie', cookie).expect(200);
-      await http().get('/profile').set('Cookie', cookie).expect(401);
+        .type('form')
+        .send({ bio: 'evil', csrf_token: 'x' + profileToken.slice(1) })
+        .expect(403);
+      expect((await http().get('/profile').set('Cookie', cookie).expect(200)).text).not.toContain(
+        'evil',
+      );
+
+      const devices = await http().get('/devices').set('Cookie', cookie).expect(200);
+      expect(devices.headers['cache-control']).toBe('no-store');
+      expect(devices.text).toContain('This browser');
+
+      const logout = await http()
+        .post('/logout')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ csrf_token: profileToken })
+        .expect(303);
+      expect(logout.headers.location).toBe('/');
+      const unauthorized = await http().get('/profile').set('Cookie', cookie).expect(401);
+      expect(unauthorized.headers['cache-control']).toBe('no-store');
+      expect(unauthorized.text).toContain('Please log in');
+      expect(unauthorized.text).toContain('href="/login"');
+      expect(unauthorized.text).not.toContain('Jane');
+      await http().get('/devices').set('Cookie', cookie).expect(401);
+      expect((await http().get('/nothing-here').expect(404)).text).toContain('Page not found');
     });
+  });
+});
+
+describe('the sample configured from settings', () => {
+  const store = () => new MemorySessionStore();
+
+  it.each(ADAPTERS)(
+    'applies the documented settings on %s (cookie name, SameSite)',
+    async (adapter) => {
+      const app = await bootSample(adapter, {
+        settings: {
+          REDIS_SESSIONS_SECRET: SECRET,
+          REDIS_SESSIONS_COOKIE_NAME: 'sid',
+          REDIS_SESSIONS_COOKIE_SAMESITE: 'strict',
+          REDIS_SESSIONS_COOKIE_MAX_AGE: '600',
+        },
+        store: store(),
+      });
+      try {
+        const response = await request(app.getHttpServer()).get('/').expect(200);
+        const [cookie] = setCookies(response, 'sid');
+        expect(cookie).toMatch(/; SameSite=Strict/i);
+        expect(cookie).toMatch(/Max-Age=600/i);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it('refuses to boot on bad settings with one InvalidSessionOptionsError naming each', async () => {
+    const boot = bootSample('express', {
+      settings: {
+        REDIS_SESSIONS_SECRET: SECRET,
+        REDIS_SESSIONS_COOKIE_SAMESITE: 'sideways',
+        REDIS_SESSIONS_TIMEOUT: 'later',
+        REDIS_SESSIONS_COOKIE_SAMSITE: 'lax',
+      },
+      store: store(),
+    });
+    await expect(boot).rejects.toBeInstanceOf(InvalidSessionOptionsError);
+    const error = (await boot.catch((e: unknown) => e)) as InvalidSessionOptionsError;
+    expect(error.problems).toHaveLength(3);
+    expect(error.message).toContain('REDIS_SESSIONS_COOKIE_SAMESITE');
+    expect(error.message).toContain('REDIS_SESSIONS_TIMEOUT');
+    expect(error.message).toContain('REDIS_SESSIONS_COOKIE_SAMSITE');
   });
 });

@@ -1,35 +1,46 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
-import { MemorySessionStore, RedisSessionModule } from 'nestjs-redis-sessions';
-import { AuthController } from './auth/auth.controller.js';
+import { APP_FILTER } from '@nestjs/core';
+import {
+  RedisSessionModule,
+  sessionOptionsFromSettings,
+  type SessionStore,
+} from 'nestjs-redis-sessions';
+import { AccountService } from './account/account.service.js';
+import { ApiController } from './api/api.controller.js';
+import { DevicesController } from './devices/devices.controller.js';
+import { HtmlExceptionFilter } from './html-exception.filter.js';
+import { PagesController } from './pages/pages.controller.js';
+import { withSampleDefaults, type Settings } from './settings.js';
 
-/** How the sample runs: against Redis, or in memory when none is reachable. */
+/** What the sample is configured with. */
 export interface SampleOptions {
-  redisUrl: string;
-  useMemoryStore: boolean;
-  secret: string;
+  /**
+   * `REDIS_SESSIONS_*` settings (or `redis.sessions.*`), read when the app boots; every setting
+   * of the library's configuration table works. Default: `process.env`. The sample fills in its
+   * key prefix and the local Redis URL when they are not given.
+   */
+  settings?: Settings;
+  /** A store to use instead of Redis: the in-memory fallback, `new MemorySessionStore()`. */
+  store?: SessionStore;
 }
 
 @Module({})
 export class AppModule {
-  static register(sample: SampleOptions): DynamicModule {
+  static register(sample: SampleOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot({ isGlobal: true }),
-        // The README's forRootAsync recipe: options from ConfigService, so .env files work too.
+        // The settings as the library reads them (one InvalidSessionOptionsError naming every
+        // problem), plus the store the sample chose, which settings cannot express.
         RedisSessionModule.forRootAsync({
-          inject: [ConfigService],
-          useFactory: (config: ConfigService) => ({
-            secret: config.get<string>('REDIS_SESSIONS_SECRET') ?? sample.secret,
-            prefix: 'sample:session:',
-            timeout: 1800,
-            redis: { url: sample.redisUrl },
-            store: sample.useMemoryStore ? new MemorySessionStore() : undefined,
+          useFactory: () => ({
+            ...sessionOptionsFromSettings(withSampleDefaults(sample.settings ?? process.env)),
+            ...(sample.store && { store: sample.store }),
           }),
         }),
       ],
-      controllers: [AuthController],
+      controllers: [PagesController, DevicesController, ApiController],
+      providers: [AccountService, { provide: APP_FILTER, useClass: HtmlExceptionFilter }],
     };
   }
 }

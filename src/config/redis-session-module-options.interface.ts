@@ -122,6 +122,16 @@ export interface RedisSessionModuleOptions {
    * @default false
    */
   expressSession?: boolean;
+  /**
+   * A session key that holds the user id (`'userId'`, say): kept in sync with `setUser`, so
+   * writing it binds the session to that user for `userSessions` and `revokeUserSessions`.
+   * @default undefined
+   */
+  userKey?: string;
+  /** Store the client IP of a bound session (as the app's trust-proxy setting gives it). @default true */
+  trackIp?: boolean;
+  /** Store the User-Agent of a bound session. @default true */
+  trackUserAgent?: boolean;
   /** A store other than Redis, for example `new MemorySessionStore()` in tests. */
   store?: SessionStore;
 }

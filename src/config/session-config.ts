@@ -27,6 +27,10 @@ export interface SessionConfig {
   maxSize?: number;
   maxFields?: number;
   expressSession: boolean;
+  /** The session key that holds the user id, kept in sync with the binding. */
+  userKey?: string;
+  trackIp: boolean;
+  trackUserAgent: boolean;
   /** The previous library's sessions, when moving them is on. */
   legacy?: { cookieName: string; secrets: string[]; prefix: string; keep: boolean };
   socketTimeoutMs: number;
@@ -58,6 +62,9 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     maxSize: dto.maxSize === 0 ? undefined : dto.maxSize,
     maxFields: dto.maxFields === 0 ? undefined : dto.maxFields,
     expressSession: dto.expressSession,
+    userKey: dto.userKey,
+    trackIp: dto.trackIp,
+    trackUserAgent: dto.trackUserAgent,
     legacy:
       dto.legacyCookieName === undefined
         ? undefined

@@ -150,6 +150,17 @@ export class SessionOptionsDto {
   expressSession!: boolean;
 
   @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  userKey?: string;
+
+  @IsBoolean()
+  trackIp!: boolean;
+
+  @IsBoolean()
+  trackUserAgent!: boolean;
+
+  @IsOptional()
   @Matches(/^rediss?:\/\//, { message: '$property must start with redis:// or rediss://' })
   url?: string;
 
@@ -253,6 +264,9 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     legacyPrefix: options.legacy?.prefix ?? 'sess:',
     legacyKeep: options.legacy?.keep ?? false,
     expressSession: options.expressSession ?? false,
+    userKey: options.userKey,
+    trackIp: options.trackIp ?? true,
+    trackUserAgent: options.trackUserAgent ?? true,
     url: redis.url,
     host: redis.host,
     port: redis.port,
@@ -317,6 +331,8 @@ function crossProblems(
   }
   if (dto.legacyCookieName !== undefined && !(dto.legacySecrets?.length ?? 0))
     problems.push(`${label('legacy.secrets')} is required with ${label('legacy.cookieName')}`);
+  if (dto.legacyCookieName !== undefined && dto.legacyPrefix === dto.prefix)
+    problems.push(`${label('legacy.prefix')} must differ from ${label('prefix')}`);
   if (dto.legacyCookieName !== undefined && dto.legacyCookieName === dto.cookieName)
     problems.push(`${label('legacy.cookieName')} must differ from ${label('cookie.name')}`);
   const redis = options.redis ?? {};

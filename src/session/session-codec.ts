@@ -42,6 +42,7 @@ function tooDeep(text: string): boolean {
 /** What a library field must hold: flash queues are arrays, the CSRF token a string. */
 function validSystemValue(field: string, value: unknown): boolean {
   if (field === SYSTEM.csrf) return typeof value === 'string';
+  if (field === SYSTEM.user) return typeof value === 'string' || typeof value === 'number';
   if (field.startsWith('$f:')) return Array.isArray(value);
   return true;
 }
@@ -107,6 +108,7 @@ export function reviveSession(
   state.persisted = true;
   state.isNew = false;
   state.loadedId = id;
+  state.loadedUser = state.user;
   return state;
 }
 

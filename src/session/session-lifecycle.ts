@@ -5,7 +5,9 @@ import { SESSION_ID_PATTERN, idForLog, type VerifiedId } from '../security/cooki
 import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
 import { SessionStore } from '../store/session-store.interface.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
-import { META, SYSTEM, SessionState } from './session-state.js';
+import { SessionEvents, type SessionEventType } from '../users/session-events.js';
+import { META, SYSTEM, SessionState, type UserId } from './session-state.js';
+import { createHmac } from 'node:crypto';
 
 const QUIET_MS = 5000;
 
@@ -35,7 +37,22 @@ export class SessionLifecycle {
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
     @Inject(SessionStore) readonly store: SessionStore,
+    readonly events: SessionEvents,
   ) {}
+
+  /** A session's handle: derived from its id by a keyed hash, safe to show, never reversible. */
+  handleOf(id: string): string {
+    return createHmac('sha256', this.config.secretKeys[0])
+      .update(`handle:${id}`)
+      .digest('base64url')
+      .slice(0, 22);
+  }
+
+  /** Emits an event, if anyone listens. */
+  emit(type: SessionEventType, id: string, userId?: UserId): void {
+    if (!this.events.wanted) return;
+    this.events.emit(userId === undefined ? { type, handle: this.handleOf(id) } : { type, handle: this.handleOf(id), userId });
+  }
 
   /** A new, empty, unsaved session with a server-made id. */
   fresh(): SessionState {
@@ -71,6 +88,7 @@ export class SessionLifecycle {
       if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
       throw this.unavailable(error);
     }
+    if (fields === 'expired') this.emit('session.expired', verified.id);
     if (fields === null || fields === 'expired') {
       this.logger.debug(
         `Session cookie names no live session (${this.logId(verified.id)}); starting a fresh session`,
@@ -98,15 +116,86 @@ export class SessionLifecycle {
    * do. Everything that can fail on the data (serialization, size) fails before the first write.
    */
   async persist(state: SessionState, options: PersistOptions): Promise<CookieAction> {
+    this.syncUserKey(state);
     if (options.failed) this.dropIdentityChanges(state);
     if (options.failed && state.intent === 'rotate') return 'none';
     const { serializer, maxSize, maxFields } = this.config;
     const delta = sessionDelta(state, serializer, maxSize, !state.persisted, maxFields);
+    const predecessor = state.predecessor;
+    const ended = [state.loadedId, predecessor, ...state.discarded].filter(isId);
     try {
-      return await this.write(state, delta, options);
+      const action = await this.write(state, delta, options);
+      await this.afterWrite(state, action, predecessor, ended);
+      return action;
     } catch (error) {
       throw error instanceof SessionStoreUnavailableException ? error : this.unavailable(error);
     }
+  }
+
+  /** `user_key`: the session key holding the user id is kept in sync with the binding. */
+  private syncUserKey(state: SessionState): void {
+    const { userKey } = this.config;
+    if (userKey === undefined || state.intent === 'end') return;
+    const value = (state.data as Record<string, unknown>)[userKey];
+    const user = typeof value === 'string' || typeof value === 'number' ? value : undefined;
+    if (user === state.user) return;
+    if (user === undefined) state.system.delete(SYSTEM.user);
+    else this.bind(state, user);
+    state.userChanged = true;
+  }
+
+  /** Binds the state to a user, with the client's metadata (as tracking allows). */
+  bind(state: SessionState, user: UserId): void {
+    state.system.set(SYSTEM.user, user);
+    state.system.set(SYSTEM.lastSeen, Date.now());
+    const client = state.client();
+    if (this.config.trackUserAgent && client.userAgent !== undefined)
+      state.system.set(SYSTEM.userAgent, client.userAgent.slice(0, 512));
+    if (this.config.trackIp && client.ip !== undefined) state.system.set(SYSTEM.ip, client.ip);
+  }
+
+  /**
+   * After the session's own write: the per-user index (a key of its own, so a separate round
+   * trip, only when the binding or the id changed) and the events.
+   */
+  private async afterWrite(
+    state: SessionState,
+    action: CookieAction,
+    predecessor: string | null,
+    ended: string[],
+  ): Promise<void> {
+    const { store } = this;
+    const before = state.loadedUser;
+    if (state.intent === 'end' || (state.intent === 'restart' && ended.length > 0)) {
+      const gone = state.intent === 'end' ? ended : state.discarded;
+      if (before !== undefined && gone.length > 0) await store.indexRemove?.(String(before), gone);
+      for (const id of new Set(gone)) this.emit('session.destroyed', id, before);
+    }
+    if (action !== 'set' || !state.persisted) return;
+    const after = state.user;
+    const expiresAt = this.expiryOf(state);
+    if (state.intent === 'rotate' && predecessor !== null) {
+      if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
+      if (before !== undefined) await store.indexRemove?.(String(before), [predecessor]);
+      this.emit('session.regenerated', state.id, after);
+      return;
+    }
+    if (state.isNew) {
+      if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
+      this.emit('session.created', state.id, after);
+      return;
+    }
+    if (state.userChanged && before !== after) {
+      if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
+      if (before !== undefined) await store.indexRemove?.(String(before), [state.id]);
+    }
+  }
+
+  /** When a session written now expires at the latest (its TTL rule, on this clock). */
+  private expiryOf(state: SessionState): number {
+    const now = Date.now();
+    const idle = now + (state.timeout ?? this.config.timeoutSeconds) * 1000;
+    return state.deadline === undefined ? idle : Math.min(idle, state.deadline);
   }
 
   /**
@@ -114,10 +203,24 @@ export class SessionLifecycle {
    * identity behind: a rotated CSRF token goes back to the stored one.
    */
   private dropIdentityChanges(state: SessionState): void {
-    if (!state.csrfRotated) return;
-    const stored = state.snapshot.get(SYSTEM.csrf);
-    if (stored === undefined) state.system.delete(SYSTEM.csrf);
-    else state.system.set(SYSTEM.csrf, JSON.parse(stored));
+    const restore = (field: string) => {
+      const stored = state.snapshot.get(field);
+      if (stored === undefined) state.system.delete(field);
+      else state.system.set(field, JSON.parse(stored));
+    };
+    if (state.csrfRotated) restore(SYSTEM.csrf);
+    if (state.userChanged) {
+      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip]) restore(field);
+      state.userChanged = false;
+    }
+    // A user key written in the failed request is part of the login that did not happen.
+    const { userKey } = this.config;
+    if (userKey !== undefined) {
+      const data = state.data as Record<string, unknown>;
+      const stored = state.snapshot.get(userKey);
+      if (stored === undefined) delete data[userKey];
+      else data[userKey] = JSON.parse(stored);
+    }
   }
 
   private async write(state: SessionState, delta: Delta, options: PersistOptions): Promise<CookieAction> {

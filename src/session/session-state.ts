@@ -24,7 +24,19 @@ export function keyOf(field: string): string | undefined {
 export const META = { created: '$c', timeout: '$t', deadline: '$a' } as const;
 
 /** Library fields holding values: flash queues and the CSRF token. @internal */
-export const SYSTEM = { flash: (queue: string) => `$f:${queue}`, csrf: '$x' } as const;
+export const SYSTEM = {
+  flash: (queue: string) => `$f:${queue}`,
+  csrf: '$x',
+  /** The user the session is bound to (sessions by user). */
+  user: '$u',
+  /** When the bound session was last seen (ms), at the touch granularity. */
+  lastSeen: '$l',
+  userAgent: '$g',
+  ip: '$i',
+} as const;
+
+/** A user id as the per-user index takes it. @internal */
+export type UserId = string | number;
 
 /**
  * What a commit does with the session, decided by the request:
@@ -66,6 +78,12 @@ export class SessionState {
   isNew = true;
   /** Extra Set-Cookie headers the commit sends (clearing a legacy cookie). */
   extraCookies: string[] = [];
+  /** The user the session was bound to when loaded (its per-user index entry). */
+  loadedUser: UserId | undefined;
+  /** setUser was called in this request (an identity change). */
+  userChanged = false;
+  /** The client as the request shows it, for the metadata of a bound session (read when bound). */
+  client: () => { userAgent?: string; ip?: string } = () => ({});
 
   constructor(
     public id: string,
@@ -109,8 +127,15 @@ export class SessionState {
     this.predecessor = null;
     this.timeoutChanged = false;
     this.csrfRotated = false;
+    this.userChanged = false;
     this.resign = false;
     this.isNew = true;
+  }
+
+  /** The user the session is bound to now. */
+  get user(): UserId | undefined {
+    const user = this.system.get(SYSTEM.user);
+    return typeof user === 'string' || typeof user === 'number' ? user : undefined;
   }
 
   /** Moves the session to `id` at commit, keeping its data (regenerate). */

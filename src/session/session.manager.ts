@@ -14,6 +14,9 @@ import { SessionCookies } from '../security/session-cookie.js';
 import type { SessionData } from '../session-data.interface.js';
 import { SessionStoreUnavailableException } from '../session.errors.js';
 import { SessionStore } from '../store/session-store.interface.js';
+import { LegacySessionImporter } from '../legacy/legacy-session.importer.js';
+import { RedisSessionStore } from '../store/redis-session.store.js';
+import { reviveSession } from './session-codec.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import type { SessionState } from './session-state.js';
 
@@ -23,6 +26,18 @@ const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server 
 const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
 
 /**
+ * The client's user agent and IP, as the platform gives them: Express's `req.ip` and Fastify's
+ * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
+ */
+function clientOf(request: object): { userAgent?: string; ip?: string } {
+  const req = request as { ip?: unknown; headers?: Record<string, unknown>; socket?: { remoteAddress?: string } };
+  const raw = rawRequest(request);
+  const agent = (req.headers ?? raw.headers)?.['user-agent'];
+  const ip = typeof req.ip === 'string' ? req.ip : raw.socket?.remoteAddress;
+  return { userAgent: typeof agent === 'string' ? agent : undefined, ip };
+}
+
+/**
  * The request path: resolves the cookie, loads lazily (once per request), holds the response,
  * and commits once at the response boundary. Internal; applications use `SessionService`.
  * @internal
@@ -30,6 +45,8 @@ const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
 @Injectable()
 export class SessionManager {
   readonly cookies: SessionCookies;
+  /** Moves express-session / @fastify/session sessions over, when `legacy` is configured. */
+  private readonly legacy: LegacySessionImporter | undefined;
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
@@ -37,6 +54,22 @@ export class SessionManager {
     readonly lifecycle: SessionLifecycle,
   ) {
     this.cookies = new SessionCookies(config);
+    if (config.legacy !== undefined && store instanceof RedisSessionStore) {
+      const { logger } = lifecycle;
+      this.legacy = new LegacySessionImporter(
+        config.legacy,
+        store.client,
+        store,
+        config.secretKeys[0],
+        config.timeoutSeconds * 1000,
+        (level, message) => logger[level](message),
+        {
+          absoluteTimeoutMs: config.absoluteTimeoutMs,
+          serialize: (value) => config.serializer.serialize(value),
+          commandTimeoutMs: config.socketTimeoutMs,
+        },
+      );
+    }
   }
 
   /** The request's session, loaded at most once per request; holds its response until the commit. */
@@ -55,6 +88,7 @@ export class SessionManager {
     }
     slot.promise = this.resolve(raw.headers?.cookie as string | undefined).then((state) => {
       slot.state = state;
+      state.client = () => clientOf(request);
       return state.data;
     });
     return slot.promise;
@@ -68,7 +102,28 @@ export class SessionManager {
       );
       return Promise.resolve(this.lifecycle.fresh());
     }
+    // Only a request without a valid cookie of ours can carry a session still to be moved.
+    if (verdict === null && this.legacy !== undefined) return this.adoptLegacy(header);
     return this.lifecycle.load(verdict);
+  }
+
+  /** A legacy session moved into ours under a new id (our cookie set, the old one cleared). */
+  private async adoptLegacy(header: string | undefined): Promise<SessionState> {
+    let adopted: Awaited<ReturnType<LegacySessionImporter['adopt']>>;
+    try {
+      adopted = await this.legacy!.adopt(header);
+    } catch (error) {
+      throw this.lifecycle.unavailable(error);
+    }
+    if (adopted === null) return this.lifecycle.fresh();
+    try {
+      const state = reviveSession(adopted.id, adopted.fields, this.config.serializer, this.config.maxSize);
+      state.resign = true;
+      state.extraCookies.push(adopted.clearCookie);
+      return state;
+    } catch {
+      return this.lifecycle.fresh();
+    }
   }
 
   /**

@@ -75,7 +75,10 @@ export class MemorySessionStore implements SessionStore {
       return 'expired';
     }
     entry.expiresAt = now + ttl;
-    return new Map(fields);
+    const result = new Map(fields);
+    // As the Redis script: a bound session's last-seen time, at most once a minute.
+    if (fields.has('$u') && !(now - Number(fields.get('$l')) < 60_000)) fields.set('$l', String(now));
+    return result;
   }
 
   async create(
@@ -146,6 +149,43 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.live(id);
     return entry && new Map(entry.fields);
   }
+
+  private readonly indexes = new Map<string, Map<string, number>>();
+
+  async indexAdd(user: string, id: string, expiresAt: number): Promise<void> {
+    let index = this.indexes.get(user);
+    if (index === undefined) this.indexes.set(user, (index = new Map()));
+    index.set(id, expiresAt);
+  }
+
+  async indexRemove(user: string, ids: string[]): Promise<void> {
+    const index = this.indexes.get(user);
+    for (const id of ids) index?.delete(id);
+    if (index?.size === 0) this.indexes.delete(user);
+  }
+
+  async indexList(
+    user: string,
+    fields: string[],
+  ): Promise<{ id: string; values: (string | null)[] }[]> {
+    const index = this.indexes.get(user);
+    if (index === undefined) return [];
+    const live: { id: string; values: (string | null)[] }[] = [];
+    for (const id of [...index.keys()].sort()) {
+      const entry = this.live(id);
+      if (entry === undefined) index.delete(id);
+      else live.push({ id, values: fields.map((f) => entry.fields.get(f) ?? null) });
+    }
+    if (index.size === 0) this.indexes.delete(user);
+    return live;
+  }
+
+  /** Entries in a user's index, ended sessions included until they are pruned (for tests). */
+  indexSize(user: string): number {
+    return this.indexes.get(user)?.size ?? 0;
+  }
+
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.entries.clear();

@@ -36,6 +36,7 @@ const GLOB = /[*?[\]\\]/g;
  */
 export class RedisSessionStore implements SessionStore {
   private readonly scripts: ScriptClient;
+  private readonly isCluster: boolean;
 
   /**
    * @param client ioredis client or Cluster.
@@ -47,8 +48,11 @@ export class RedisSessionStore implements SessionStore {
     readonly prefix: string,
     private readonly owned = false,
     private readonly timeoutMs?: number,
+    /** How long a user's index key outlives the latest expiry it was given. */
+    private readonly indexGraceMs = 24 * 3600 * 1000,
   ) {
     this.scripts = defineScripts(client);
+    this.isCluster = 'nodes' in client && typeof client.nodes === 'function';
   }
 
   /**
@@ -143,6 +147,75 @@ export class RedisSessionStore implements SessionStore {
         for (const key of keys as string[]) yield key.slice(this.prefix.length);
       }
     }
+  }
+
+  private indexKey(user: string): string {
+    // ':' never occurs in a session id, so an index key can never be a session key.
+    return `${this.prefix}user:${user}`;
+  }
+
+  async indexAdd(user: string, id: string, expiresAt: number): Promise<void> {
+    const key = this.indexKey(user);
+    const score = Math.ceil(expiresAt);
+    // The index outlives the entry it was last given; entries of sessions that slid past their
+    // score are kept (they are checked against the session keys when listed), so the key's own
+    // TTL only ever grows.
+    await this.bounded(
+      this.client
+        .multi()
+        .zadd(key, String(score), id)
+        .pexpireat(key, score + this.indexGraceMs, 'GT')
+        .pexpireat(key, score + this.indexGraceMs, 'NX')
+        .exec(),
+    );
+  }
+
+  async indexRemove(user: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.bounded(this.client.zrem(this.indexKey(user), ...ids));
+  }
+
+  async indexList(
+    user: string,
+    fields: string[],
+  ): Promise<{ id: string; values: (string | null)[] }[]> {
+    const key = this.indexKey(user);
+    const ids = await this.bounded(this.client.zrange(key, '0', '-1'));
+    if (ids.length === 0) return [];
+    // One HMGET per session: pipelined on one server; on Cluster (a pipeline must stay in one
+    // slot) sent all at once, each to its own node.
+    let replies: [Error | null, unknown][];
+    if (this.isCluster) {
+      replies = await this.bounded(
+        Promise.all(
+          ids.map((id) =>
+            this.client.hmget(this.prefix + id, '$c', ...fields).then(
+              (reply): [Error | null, unknown] => [null, reply],
+              (error: Error): [Error | null, unknown] => [error, null],
+            ),
+          ),
+        ),
+      );
+    } else {
+      const pipeline = this.client.pipeline();
+      for (const id of ids) pipeline.hmget(this.prefix + id, '$c', ...fields);
+      replies = ((await this.bounded(pipeline.exec())) ?? []) as [Error | null, unknown][];
+    }
+    const live: { id: string; values: (string | null)[] }[] = [];
+    const dead: string[] = [];
+    replies.forEach(([error, reply], i) => {
+      const values = reply as (string | null)[] | undefined;
+      // An entry is dropped only when its session is known to be gone, never on an error.
+      if (error) throw error;
+      if (!values || values[0] === null) dead.push(ids[i]);
+      else live.push({ id: ids[i], values: values.slice(1) });
+    });
+    if (dead.length > 0) await this.bounded(this.client.zrem(key, ...dead));
+    return live;
+  }
+
+  async ping(): Promise<void> {
+    await this.bounded(this.client.ping());
   }
 
   async close(): Promise<void> {

@@ -37,7 +37,8 @@ end
 `;
 
 /**
- * Read the hash and slide its TTL in the same call. ARGV: default idle timeout (ms).
+ * Read the hash and slide its TTL in the same call. ARGV: default idle timeout (ms). A session
+ * bound to a user has its last-seen time (`$l`) brought up to date, at most once a minute.
  * Returns the flat HGETALL array; nil when absent; 0 when it passed its absolute deadline (then
  * deleted); -1 for a key of another type; -2 for a hash without `$c`; -3 for meta fields that are
  * not valid numbers.
@@ -46,12 +47,14 @@ export const LOAD_SCRIPT = `${COMMON}
 local h = redis.pcall('HGETALL', KEYS[1])
 if type(h) == 'table' and h.err then return -1 end
 if #h == 0 then return nil end
-local created, timeout, deadline
+local created, timeout, deadline, bound, bound_seen
 for i = 1, #h, 2 do
   local f = h[i]
   if f == '$c' then created = h[i + 1]
   elseif f == '$t' then timeout = h[i + 1]
-  elseif f == '$a' then deadline = h[i + 1] end
+  elseif f == '$a' then deadline = h[i + 1]
+  elseif f == '$u' then bound = true
+  elseif f == '$l' then bound_seen = h[i + 1] end
 end
 if not created then return -2 end
 if not valid_ms(tonumber(created)) then return -3 end
@@ -70,6 +73,10 @@ if ttl <= 0 then
   return 0
 end
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
+if bound then
+  local seen = tonumber(bound_seen)
+  if not seen or now - seen >= 60000 then redis.call('HSET', KEYS[1], '$l', string.format('%d', now)) end
+end
 return h
 `;
 

@@ -37,6 +37,21 @@ export interface SessionStore {
   exists(id: string): Promise<boolean>;
   /** Every live session id, without the key prefix. */
   ids(): AsyncIterable<string>;
+  /**
+   * Per-user index (sessions by user): adds `id` to the user's index with the time it is known
+   * to expire by (ms), and drops from it the entries whose sessions no longer exist. One key per
+   * user, so on Cluster it is a separate round trip from the session's own.
+   */
+  indexAdd?(user: string, id: string, expiresAt: number): Promise<void>;
+  /** Removes ids from a user's index. */
+  indexRemove?(user: string, ids: string[]): Promise<void>;
+  /**
+   * The ids in a user's index that still name live sessions, with the given fields of each
+   * (in order; `null` for a missing field); entries of ended sessions are dropped on the way.
+   */
+  indexList?(user: string, fields: string[]): Promise<{ id: string; values: (string | null)[] }[]>;
+  /** Resolves when the store answers (health checks); rejects when it does not, in bounded time. */
+  ping?(): Promise<void>;
   /** Releases what the store owns (connections, timers). */
   close?(): Promise<void>;
 }

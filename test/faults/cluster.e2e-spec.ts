@@ -5,7 +5,9 @@ import {
   SessionService,
   type RedisSessionModuleOptions,
 } from '../../src/index.js';
+import { Latches } from '../app/security-test.controller.js';
 import { SessionTestController } from '../app/session-test.controller.js';
+import { UsersTestController } from '../app/users-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from '../utils/app.js';
 import { monitor, scanAll } from '../utils/redis-server.js';
 import {
@@ -69,7 +71,8 @@ describe.each(
     }
     app = await createApp(adapter, {
       imports: [RedisSessionModule.forRoot(options)],
-      controllers: [SessionTestController],
+      controllers: [SessionTestController, UsersTestController],
+      providers: [Latches],
     });
     base = await listen(app);
   });
@@ -193,4 +196,41 @@ describe.each(
     expect(counter).toBe(1 + statuses.length);
     await http().get('/read').set('Cookie', cookie).expect(200, { counter });
   });
+
+  it('sessions by user: the index key lives in its own slot; list, regenerate and revoke work', async () => {
+    const user = `${variant}-${adapter}-user`;
+    const devices: string[] = [];
+    for (let i = 0; i < 4; i++) devices.push(cookieOf(await http().get(`/u/login/${user}`).expect(200)));
+    const sessions = app.get(SessionService);
+    expect(await sessions.userSessions(user)).toHaveLength(4);
+    const rotated = cookieOf(await http().get(`/u/login/${user}`).set('Cookie', devices[0]).expect(200));
+    expect(await sessions.userSessions(user)).toHaveLength(4);
+    const list = (await http().get('/u/devices').set('Cookie', rotated).expect(200)).body;
+    expect(list.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+    expect((await http().get('/u/revoke-others').set('Cookie', rotated).expect(200)).body).toEqual({ ended: 3 });
+    for (const cookie of devices.slice(1)) await http().get('/u/me').set('Cookie', cookie).expect(200, { user: null });
+    await http().get('/u/me').set('Cookie', rotated).expect(200, { user });
+    expect(await sessions.revokeUserSessions(user)).toBe(1);
+    expect(await sessions.userSessions(user)).toEqual([]);
+  });
+
+  if (variant === 'clusterNodes') {
+    it('a hung master still ends a request within socket_timeout (1 s) plus a margin', async () => {
+      const cookie = cookieOf(await http().get('/write').expect(200, { counter: 1 }));
+      const owner = await cluster.ownerOf(await slotOf(prefix + idOf(cookie)));
+      // Shorter than cluster-node-timeout (2 s): the others never mark it failed.
+      owner.process.kill('SIGSTOP');
+      const started = performance.now();
+      let status: number;
+      try {
+        status = (await http().get('/read').set('Cookie', cookie).timeout(10_000)).status;
+      } finally {
+        owner.process.kill('SIGCONT');
+      }
+      const ms = performance.now() - started;
+      expect(status).toBe(503);
+      expect(ms).toBeLessThan(1500);
+      await http().get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
+    });
+  }
 });

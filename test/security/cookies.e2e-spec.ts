@@ -19,7 +19,7 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
   let bed: SessionBed;
 
   beforeAll(async () => {
-    bed = await sessionBed(adapter, {}, { trustProxy: true });
+    bed = await sessionBed(adapter, { maxSize: 2 * 1024 * 1024 }, { trustProxy: true });
   });
 
   afterAll(async () => {

@@ -1,0 +1,86 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+
+/** The events a session goes through. @publicApi */
+export type SessionEventType =
+  | 'session.created'
+  | 'session.regenerated'
+  | 'session.destroyed'
+  | 'session.expired';
+
+/**
+ * What a listener receives: the event, the session's handle (safe to log or show, never the id)
+ * and the user it was bound to, if any.
+ * @publicApi
+ */
+export interface SessionEvent {
+  type: SessionEventType;
+  handle: string;
+  userId?: string | number;
+}
+
+/** A function `SessionService.onEvent` calls for every event. @publicApi */
+export type SessionEventListener = (event: SessionEvent) => void | Promise<void>;
+
+type Emitter = { emit(event: string, payload: unknown): unknown };
+
+/**
+ * Delivers session events to `onEvent` listeners and, when the application has
+ * @nestjs/event-emitter (an optional peer), through its EventEmitter2 too. A listener that
+ * throws (or rejects) is logged and never breaks the request.
+ * @internal
+ */
+@Injectable()
+export class SessionEvents implements OnModuleInit {
+  private readonly logger = new Logger('RedisSession');
+  private readonly listeners = new Set<SessionEventListener>();
+  private emitter: Emitter | undefined;
+
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  async onModuleInit(): Promise<void> {
+    try {
+      const { EventEmitter2 } = (await import('@nestjs/event-emitter')) as {
+        EventEmitter2: abstract new (...args: never[]) => Emitter;
+      };
+      this.emitter = this.moduleRef.get(EventEmitter2, { strict: false });
+    } catch {
+      // The app does not use @nestjs/event-emitter: listeners of onEvent still hear everything.
+      this.emitter = undefined;
+    }
+  }
+
+  /** Registers a listener; returns the function that removes it. */
+  on(listener: SessionEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Whether anyone listens: events are not even built otherwise. */
+  get wanted(): boolean {
+    return this.listeners.size > 0 || this.emitter !== undefined;
+  }
+
+  emit(event: SessionEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        const result = listener(event);
+        if (result && typeof (result as Promise<void>).catch === 'function')
+          (result as Promise<void>).catch((error) => this.failed(event, error));
+      } catch (error) {
+        this.failed(event, error);
+      }
+    }
+    try {
+      this.emitter?.emit(event.type, event);
+    } catch (error) {
+      this.failed(event, error);
+    }
+  }
+
+  private failed(event: SessionEvent, error: unknown): void {
+    this.logger.error(
+      `A ${event.type} listener failed: ${(error as Error)?.message ?? String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,111 @@
+import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { RedisSessionModule, Session, type SessionData } from '../../src/index.js';
+import { SECRET, cookieOf, createApp, request, setCookies, type AdapterName } from '../utils/app.js';
+import { scanAll, startRedis, type RedisHandle } from '../utils/redis-server.js';
+import { expressSessionApp, fastifySessionApp } from './legacy-apps.js';
+
+const LEGACY_SECRET = 'legacy-secret-legacy-secret-legacy-0123';
+const FASTIFY_SECRET = 'fastify-secret-with-at-least-32-characters';
+
+@Controller()
+class WhoAmIController {
+  @Get('whoami')
+  whoami(@Session() session: SessionData) {
+    return { data: { ...session } };
+  }
+}
+
+/**
+ * The switch, end to end: a user logged in on a real express-session (passport) or
+ * @fastify/session app is still logged in, with the same browser cookie jar, on the first
+ * request to the app that replaced it, on the same Redis.
+ */
+describe.each([
+  ['express-session + passport', 'express', 'connect.sid', [LEGACY_SECRET]],
+  ['@fastify/session', 'fastify', 'sessionId', [FASTIFY_SECRET]],
+] as const)('switching from %s', (_name, adapter: AdapterName, cookieName, secrets) => {
+  let redis: RedisHandle;
+  let app: INestApplication;
+  let legacyPrefix: string;
+  let login: (user?: string) => Promise<string>;
+  let closeLegacy: () => Promise<void> = async () => undefined;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    legacyPrefix = `${redis.prefix}sess:`;
+    if (adapter === 'express') {
+      login = expressSessionApp(redis.client, { prefix: legacyPrefix, secrets: [...secrets] }).login;
+    } else {
+      const legacy = await fastifySessionApp(redis.client, { prefix: legacyPrefix, secret: secrets[0] });
+      login = legacy.login;
+      closeLegacy = () => legacy.app.close();
+    }
+    app = await createApp(adapter, {
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix: `${redis.prefix}ours:`,
+          redis: { url: redis.url },
+          legacy: { cookieName, secrets: [...secrets], prefix: legacyPrefix },
+        }),
+      ],
+      controllers: [WhoAmIController],
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await closeLegacy();
+    await redis?.stop();
+  });
+
+  const ours = () => scanAll(redis.client, `${redis.prefix}ours:*`);
+
+  it('keeps the user logged in, moves the session once, and clears the old cookie', async () => {
+    const legacyCookie = await login(adapter === 'express' ? 'alice' : 'bob');
+    expect(await scanAll(redis.client, `${legacyPrefix}*`)).toHaveLength(1);
+    const first = await request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie).expect(200);
+    const data = first.body.data;
+    if (adapter === 'express') {
+      expect(data.passport).toEqual({ user: 'alice' });
+      expect(data.cart).toEqual({ items: ['apple'] });
+    } else {
+      expect(data.user).toEqual({ name: 'bob', roles: ['admin'] });
+    }
+    expect(data.cookie).toBeUndefined();
+    const cleared = (first.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${cookieName}=`));
+    expect(cleared).toMatch(/Max-Age=0/);
+    const cookie = cookieOf(first);
+    // The old key is gone; ours holds the session.
+    expect(await scanAll(redis.client, `${legacyPrefix}*`)).toEqual([]);
+    expect(await ours()).toHaveLength(1);
+    // The jar now sends both until the browser applies the clearing: ours wins, same session.
+    const next = await request(app.getHttpServer()).get('/whoami').set('Cookie', `${cookie}; ${legacyCookie}`).expect(200);
+    expect(next.body.data).toEqual(data);
+    expect(setCookies(next)).toEqual([]);
+    // A replayed legacy cookie cannot mint a second session.
+    await request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie).expect(200);
+    expect(await ours()).toHaveLength(1);
+  });
+
+  it('two racing first requests of one browser make one session', async () => {
+    const legacyCookie = await login('carol');
+    const before = (await ours()).length;
+    const [a, b] = await Promise.all([
+      request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie),
+      request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie),
+    ]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(cookieOf(a)).toBe(cookieOf(b));
+    expect((await ours()).length).toBe(before + 1);
+  });
+
+  it('a legacy cookie signed with an unknown secret gives a fresh anonymous session', async () => {
+    const legacyCookie = await login('dave');
+    const forged = legacyCookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const res = await request(app.getHttpServer()).get('/whoami').set('Cookie', forged).expect(200);
+    expect(res.body.data).toEqual({});
+    expect(setCookies(res)).toEqual([]);
+  });
+});
