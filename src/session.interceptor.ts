@@ -6,10 +6,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
-import {
-  sessionRequestResponse,
-  type SessionRequestResponse,
-} from './http/execution-context.js';
+import { sessionRequestResponse, type SessionRequestResponse } from './http/execution-context.js';
 import { slotOf } from './http/session-slot.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
 import { usesSession } from './session.decorator.js';

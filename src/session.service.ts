@@ -1,7 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
+import { appendRawSetCookie } from './http/node-response.js';
+import { isHttps, rawRequest, rawResponseOf } from './http/session-slot.js';
+import { anonymousToken, maskToken } from './security/csrf-token.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
 import { SESSION_STATE, SYSTEM, stateOf, type UserId } from './session/session-state.js';
@@ -45,6 +49,13 @@ function checkUserId(userId: unknown, allowNull = false): asserts userId is User
 /** Longest per-session idle timeout `adjustTimeout` takes: ten years. */
 const MAX_TIMEOUT_SECONDS = 315_360_000;
 const META_CREATED = '$c';
+/** How long an anonymous form's CSRF nonce cookie lives. */
+const ANONYMOUS_CSRF_SECONDS = 3600;
+
+/** The nonce cookie of anonymous CSRF tokens, named after the session cookie. @internal */
+export function anonymousCookieName(sessionCookie: string): string {
+  return `${sessionCookie}.csrf`;
+}
 
 /**
  * Everything an application does with sessions beyond reading and writing keys. Methods that take
@@ -137,7 +148,8 @@ export class SessionService {
     // In place: the stored form is in the snapshot, so the delta still sees the change, and a
     // loop of flash() calls stays linear. The queue is capped, oldest first out.
     messages.push(message);
-    if (messages.length > MAX_FLASH_MESSAGES) messages.splice(0, messages.length - MAX_FLASH_MESSAGES);
+    if (messages.length > MAX_FLASH_MESSAGES)
+      messages.splice(0, messages.length - MAX_FLASH_MESSAGES);
   }
 
   /** The queued flash messages, left in place. */
@@ -221,10 +233,11 @@ export class SessionService {
     page: UserSessionsPage = {},
   ): Promise<UserSessionInfo[]> {
     checkUserId(userId);
-    const { lifecycle, store } = this.manager;
+    const { lifecycle } = this.manager;
     const fields = [SYSTEM.user, META_CREATED, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip];
-    const entries = (await this.guard(store.indexList?.(String(userId), fields) ?? Promise.resolve([])))
-      .filter(({ values }) => values[0] !== null && String(JSON.parse(values[0])) === String(userId));
+    const entries = (await this.indexed(userId, fields)).filter(
+      ({ values }) => values[0] !== null && String(JSON.parse(values[0])) === String(userId),
+    );
     const currentId = current === undefined ? undefined : stateOf(current).id;
     const parse = (text: string | null) => (text === null ? undefined : JSON.parse(text));
     const list = entries.map(({ id, values: [, created, seen, agent, ip] }) => {
@@ -251,7 +264,7 @@ export class SessionService {
   async revokeSession(userId: UserId, handle: string): Promise<boolean> {
     checkUserId(userId);
     const { lifecycle, store } = this.manager;
-    const entries = await this.guard(store.indexList?.(String(userId), [SYSTEM.user]) ?? Promise.resolve([]));
+    const entries = await this.indexed(userId, [SYSTEM.user]);
     const entry = entries.find(({ id }) => lifecycle.handleOf(id) === handle);
     if (entry === undefined || entry.values[0] === null) return false;
     if (String(JSON.parse(entry.values[0])) !== String(userId)) return false;
@@ -265,15 +278,19 @@ export class SessionService {
    * Ends every session of the user but `except` (this device, say): after a password change,
    * or "sign out everywhere else". Resolves how many were ended.
    */
-  async revokeUserSessions(userId: UserId, options: { except?: SessionData } = {}): Promise<number> {
+  async revokeUserSessions(
+    userId: UserId,
+    options: { except?: SessionData } = {},
+  ): Promise<number> {
     checkUserId(userId);
     const { lifecycle, store } = this.manager;
     const keep = options.except === undefined ? undefined : stateOf(options.except).id;
-    const entries = await this.guard(store.indexList?.(String(userId), [SYSTEM.user]) ?? Promise.resolve([]));
+    const entries = await this.indexed(userId, [SYSTEM.user]);
     let ended = 0;
     const removed: string[] = [];
     for (const { id, values } of entries) {
-      if (id === keep || values[0] === null || String(JSON.parse(values[0])) !== String(userId)) continue;
+      if (id === keep || values[0] === null || String(JSON.parse(values[0])) !== String(userId))
+        continue;
       if (await this.guard(store.destroy(id))) {
         ended++;
         lifecycle.emit('session.destroyed', id, userId);
@@ -291,6 +308,42 @@ export class SessionService {
    */
   onEvent(listener: SessionEventListener): () => void {
     return this.manager.lifecycle.events.on(listener);
+  }
+
+  /**
+   * The session's CSRF token (made on first use) masked for this response: a different string
+   * every time, all of which `CsrfGuard` accepts. Put this one in pages, so compression-based
+   * attacks (BREACH) cannot read the token.
+   */
+  maskedCsrfToken(session: SessionData): string {
+    return maskToken(this.getCsrfToken(session));
+  }
+
+  /**
+   * A CSRF token for a form shown to a visitor without a session (a login form), bound to a
+   * short-lived nonce cookie set on this response instead of to a session, so showing the form
+   * stores nothing in Redis. `CsrfGuard` accepts it while the nonce cookie lives (1 hour); use
+   * the session's token once there is a session.
+   */
+  anonymousCsrfToken(request: object): string {
+    const { config } = this.manager;
+    const raw = rawRequest(request);
+    const name = anonymousCookieName(config.cookieName);
+    let nonce = parseCookie(String(raw.headers?.cookie ?? ''))[name];
+    if (nonce === undefined || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
+      nonce = randomToken();
+      const response = rawResponseOf(raw);
+      const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
+      const header = serializeCookie(name, nonce, {
+        httpOnly: true,
+        sameSite: 'lax',
+        path: config.cookieAttributes.path ?? '/',
+        secure,
+        maxAge: ANONYMOUS_CSRF_SECONDS,
+      });
+      if (response !== undefined && !response.headersSent) appendRawSetCookie(response, [header]);
+    }
+    return maskToken(anonymousToken(nonce, config.secretKeys[0]));
   }
 
   /** Deletes a session by id (administration); resolves whether it existed. */
@@ -323,6 +376,31 @@ export class SessionService {
   /** Whether a value is a session object given by this library. */
   isSession(value: unknown): value is SessionData {
     return typeof value === 'object' && value !== null && SESSION_STATE in value;
+  }
+
+  /** A user's index entries with the given fields, decrypted when encryption at rest is on. */
+  private async indexed(
+    userId: UserId,
+    fields: string[],
+  ): Promise<{ id: string; values: (string | null)[] }[]> {
+    const { store, config } = this.manager;
+    const entries = await this.guard(
+      store.indexList?.(String(userId), fields) ?? Promise.resolve([]),
+    );
+    const { cipher } = config;
+    if (cipher === undefined) return entries;
+    const readable: { id: string; values: (string | null)[] }[] = [];
+    for (const { id, values } of entries) {
+      try {
+        readable.push({
+          id,
+          values: values.map((v, i) => (v === null ? v : cipher.decrypt(fields[i], v))),
+        });
+      } catch {
+        // Unreadable (an unknown key, tampered): not listed, as a load would not accept it.
+      }
+    }
+    return readable;
   }
 
   private async guard<T>(operation: Promise<T>): Promise<T> {

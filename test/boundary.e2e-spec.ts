@@ -1,5 +1,4 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { MemorySessionStore } from '../src/index.js';
 import {
   BoundaryTestController,
@@ -106,8 +105,16 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       async (early, late) => {
         const start = cookieOf(await bed.http().get('/write'));
         const gates = { first: `login-a-${early}`, second: `login-b-${early}` };
-        const first = bed.http().get(`/b/slow-login/${gates.first}`).set('Cookie', start).then((r) => r);
-        const second = bed.http().get(`/b/slow-login/${gates.second}`).set('Cookie', start).then((r) => r);
+        const first = bed
+          .http()
+          .get(`/b/slow-login/${gates.first}`)
+          .set('Cookie', start)
+          .then((r) => r);
+        const second = bed
+          .http()
+          .get(`/b/slow-login/${gates.second}`)
+          .set('Cookie', start)
+          .then((r) => r);
         await Promise.all([bed.latches.reached(gates.first), bed.latches.reached(gates.second)]);
         const responses: Record<string, Awaited<typeof first>> = {};
         bed.latches.open(gates[early as 'first']);
@@ -131,7 +138,11 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       if (store !== undefined) return expectLongTtlInMemory();
       const cookie = cookieOf(await bed.http().get('/write'));
       const key = bed.key(idOf(cookie));
-      const slow = bed.http().get('/b/slow-adjusted-write/stale-ttl').set('Cookie', cookie).then((r) => r);
+      const slow = bed
+        .http()
+        .get('/b/slow-adjusted-write/stale-ttl')
+        .set('Cookie', cookie)
+        .then((r) => r);
       await bed.latches.reached('stale-ttl');
       await bed.http().get('/b/timeout/86400').set('Cookie', cookie).expect(200);
       bed.latches.open('stale-ttl');
@@ -143,7 +154,11 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
     async function expectLongTtlInMemory() {
       const cookie = cookieOf(await bed.http().get('/write'));
       const id = idOf(cookie);
-      const slow = bed.http().get('/b/slow-adjusted-write/stale-ttl-m').set('Cookie', cookie).then((r) => r);
+      const slow = bed
+        .http()
+        .get('/b/slow-adjusted-write/stale-ttl-m')
+        .set('Cookie', cookie)
+        .then((r) => r);
       await bed.latches.reached('stale-ttl-m');
       await bed.http().get('/b/timeout/86400').set('Cookie', cookie).expect(200);
       bed.latches.open('stale-ttl-m');
@@ -162,7 +177,10 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
     });
 
     it('a key named __proto__ is plain data, from app code and after a round trip', async () => {
-      const res = await bed.http().get('/b/proto').expect(200, { own: ['__proto__'] });
+      const res = await bed
+        .http()
+        .get('/b/proto')
+        .expect(200, { own: ['__proto__'] });
       const cookie = cookieOf(res);
       const after = await bed.http().get('/b/dump').set('Cookie', cookie).expect(200);
       expect(after.body.polluted).toBeNull();
@@ -175,7 +193,11 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       const next = cookieOf(rotated);
       const data = await dump(next);
       expect(Object.keys(data)).toHaveLength(5000);
-      await bed.http().get('/b/dump').set('Cookie', cookie).expect(200, { data: {}, polluted: null });
+      await bed
+        .http()
+        .get('/b/dump')
+        .set('Cookie', cookie)
+        .expect(200, { data: {}, polluted: null });
     });
   });
 });
@@ -194,7 +216,11 @@ describe.each(ADAPTERS)('a commit that fails at the boundary on %s', (adapter) =
   const store = new FlakyStore();
 
   beforeAll(async () => {
-    bed = await sessionBed(adapter, { store }, { metadata: { controllers: [BoundaryTestController] } });
+    bed = await sessionBed(
+      adapter,
+      { store },
+      { metadata: { controllers: [BoundaryTestController] } },
+    );
   });
 
   afterAll(async () => {
@@ -206,7 +232,11 @@ describe.each(ADAPTERS)('a commit that fails at the boundary on %s', (adapter) =
     const cookie = cookieOf(await bed.http().get('/write'));
     store.failing = true;
     try {
-      const missing = await bed.http().get('/b/missing-after-write').set('Cookie', cookie).expect(404);
+      const missing = await bed
+        .http()
+        .get('/b/missing-after-write')
+        .set('Cookie', cookie)
+        .expect(404);
       expect(missing.body.message).toBe('gone');
       const ok = await bed.http().get('/write').set('Cookie', cookie).expect(503);
       expect(ok.body).toEqual({

@@ -14,7 +14,11 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
 
     beforeAll(async () => {
       store = storeName === 'memory' ? new MemorySessionStore() : undefined;
-      bed = await sessionBed(adapter, { store, timeout: 60 }, { metadata: { controllers: [UsersTestController] } });
+      bed = await sessionBed(
+        adapter,
+        { store, timeout: 60 },
+        { metadata: { controllers: [UsersTestController] } },
+      );
       bed.app.get(SessionService).onEvent((event) => {
         events.push(event);
       });
@@ -35,13 +39,17 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
     const indexSize = async (user: string) =>
       store ? store.indexSize(user) : bed.redis.client.zcard(`${bed.redis.prefix}user:${user}`);
 
-    it('lists a user\'s live sessions with metadata and a handle that is not the id', async () => {
+    it("lists a user's live sessions with metadata and a handle that is not the id", async () => {
       const phone = await device('ann', 'Phone/1.0');
       const laptop = await device('ann', 'Laptop/2.0');
       await device('bob', 'Other/1.0');
-      const list = (await bed.http().get('/u/devices').set('Cookie', laptop.cookie).expect(200)).body;
+      const list = (await bed.http().get('/u/devices').set('Cookie', laptop.cookie).expect(200))
+        .body;
       expect(list).toHaveLength(2);
-      expect(list.map((s: { userAgent: string }) => s.userAgent).sort()).toEqual(['Laptop/2.0', 'Phone/1.0']);
+      expect(list.map((s: { userAgent: string }) => s.userAgent).sort()).toEqual([
+        'Laptop/2.0',
+        'Phone/1.0',
+      ]);
       expect(list.find((s: { current: boolean }) => s.current).userAgent).toBe('Laptop/2.0');
       for (const s of list) {
         expect(s.handle).not.toContain(phone.id);
@@ -50,7 +58,9 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
         expect(s.lastSeenAt).toBeGreaterThanOrEqual(s.createdAt);
         expect(typeof s.ip).toBe('string');
       }
-      expect(events.filter((e) => e.type === 'session.regenerated' || e.type === 'session.created')).toHaveLength(3);
+      expect(
+        events.filter((e) => e.type === 'session.regenerated' || e.type === 'session.created'),
+      ).toHaveLength(3);
     });
 
     it('revokes one session with immediate effect; a handle of another user does nothing', async () => {
@@ -58,8 +68,12 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
       const b = await device('cid', 'B');
       const list = (await bed.http().get('/u/devices').set('Cookie', a.cookie).expect(200)).body;
       const other = list.find((s: { current: boolean }) => !s.current);
-      expect((await bed.http().get(`/u/revoke/dan/${other.handle}`).expect(200)).body).toEqual({ ended: false });
-      expect((await bed.http().get(`/u/revoke/cid/${other.handle}`).expect(200)).body).toEqual({ ended: true });
+      expect((await bed.http().get(`/u/revoke/dan/${other.handle}`).expect(200)).body).toEqual({
+        ended: false,
+      });
+      expect((await bed.http().get(`/u/revoke/cid/${other.handle}`).expect(200)).body).toEqual({
+        ended: true,
+      });
       await bed.http().get('/u/me').set('Cookie', b.cookie).expect(200, { user: null });
       await bed.http().get('/u/me').set('Cookie', a.cookie).expect(200, { user: 'cid' });
       expect(events.filter((e) => e.type === 'session.destroyed')).toEqual([
@@ -71,7 +85,9 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
       const a = await device('eve', 'A');
       const b = await device('eve', 'B');
       const c = await device('eve', 'C');
-      expect((await bed.http().get('/u/revoke-others').set('Cookie', a.cookie).expect(200)).body).toEqual({ ended: 2 });
+      expect(
+        (await bed.http().get('/u/revoke-others').set('Cookie', a.cookie).expect(200)).body,
+      ).toEqual({ ended: 2 });
       await bed.http().get('/u/me').set('Cookie', b.cookie).expect(200, { user: null });
       await bed.http().get('/u/me').set('Cookie', c.cookie).expect(200, { user: null });
       await bed.http().get('/u/me').set('Cookie', a.cookie).expect(200, { user: 'eve' });
@@ -129,13 +145,23 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
     it('pages a long list', async () => {
       const devices = [];
       for (let i = 0; i < 5; i++) devices.push(await device('ivy', `D${i}`));
-      const page = (await bed.http().get('/u/devices?offset=1&limit=2').set('Cookie', devices[0].cookie).expect(200)).body;
+      const page = (
+        await bed
+          .http()
+          .get('/u/devices?offset=1&limit=2')
+          .set('Cookie', devices[0].cookie)
+          .expect(200)
+      ).body;
       expect(page.map((s: { userAgent: string }) => s.userAgent)).toEqual(['D1', 'D2']);
     });
 
     it('a concurrent login and revoke-all leave no live session the index does not know', async () => {
       const old = await device('jon', 'old');
-      const login = bed.http().get('/u/slow-login/jon/jon-race').set('Cookie', old.cookie).then((r) => r);
+      const login = bed
+        .http()
+        .get('/u/slow-login/jon/jon-race')
+        .set('Cookie', old.cookie)
+        .then((r) => r);
       await bed.latches.reached('jon-race');
       await bed.http().get('/u/revoke-all/jon').expect(200);
       bed.latches.open('jon-race');
@@ -151,7 +177,9 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
       const jonLive = [];
       for (const key of live) {
         const id = key.slice(bed.redis.prefix.length);
-        const fields = store ? store.fields(id) : new Map(Object.entries(await bed.redis.client.hgetall(key)));
+        const fields = store
+          ? store.fields(id)
+          : new Map(Object.entries(await bed.redis.client.hgetall(key)));
         if (fields?.get('$u') === '"jon"') jonLive.push(id);
       }
       expect(jonLive.length).toBe(known.length);

@@ -128,6 +128,21 @@ export interface RedisSessionModuleOptions {
    * @default undefined
    */
   userKey?: string;
+  /**
+   * Seconds the old id of a regenerated session keeps working, read-only and mapped to its
+   * successor, for requests already in flight (a single-page app's parallel requests at login).
+   * `0`: the old id is dead at once.
+   * @default 0
+   */
+  rotationGrace?: number;
+  /**
+   * Encrypt session values at rest (AES-256-GCM) with this 32-byte key, as 64 hex digits or
+   * base64: a Redis dump or a read-only Redis user reveals no session data.
+   * @default undefined (values stored as JSON)
+   */
+  encryptionKey?: string;
+  /** Keys that still decrypt, never encrypt (key rotation). @default [] */
+  oldEncryptionKeys?: string[];
   /** Store the client IP of a bound session (as the app's trust-proxy setting gives it). @default true */
   trackIp?: boolean;
   /** Store the User-Agent of a bound session. @default true */

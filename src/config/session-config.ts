@@ -5,6 +5,7 @@ import { generateSessionId } from '../security/cookie-signature.util.js';
 import { JsonSessionSerializer } from '../session/json-session.serializer.js';
 import { checkOptions } from './session-options.dto.js';
 import type { SessionSerializer } from '../session/session-serializer.interface.js';
+import { FieldCipher, parseEncryptionKey } from '../security/field-cipher.js';
 import { InvalidSessionOptionsError } from '../session.errors.js';
 
 /**
@@ -30,6 +31,9 @@ export interface SessionConfig {
   /** The session key that holds the user id, kept in sync with the binding. */
   userKey?: string;
   trackIp: boolean;
+  rotationGraceMs: number;
+  /** Encryption at rest, when an encryption key is configured. */
+  cipher?: FieldCipher;
   trackUserAgent: boolean;
   /** The previous library's sessions, when moving them is on. */
   legacy?: { cookieName: string; secrets: string[]; prefix: string; keep: boolean };
@@ -64,6 +68,14 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     expressSession: dto.expressSession,
     userKey: dto.userKey,
     trackIp: dto.trackIp,
+    rotationGraceMs: Math.round(dto.rotationGrace * 1000),
+    cipher:
+      dto.encryptionKey === undefined
+        ? undefined
+        : new FieldCipher(
+            parseEncryptionKey(dto.encryptionKey) as Buffer,
+            (dto.oldEncryptionKeys ?? []).map((k) => parseEncryptionKey(k) as Buffer),
+          ),
     trackUserAgent: dto.trackUserAgent,
     legacy:
       dto.legacyCookieName === undefined

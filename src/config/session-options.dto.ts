@@ -25,6 +25,7 @@ import {
   DEFAULT_TIMEOUT,
   MIN_SECRET_LENGTH,
 } from '../redis-session.constants.js';
+import { parseEncryptionKey } from '../security/field-cipher.js';
 import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
@@ -38,8 +39,7 @@ const COOKIE_DOMAIN =
 const KEY_PREFIX = /^[^\s*?[\]\\]*$/;
 
 /** How to make a secret, said where one is missing or too short. */
-const SECRET_HINT =
-  ` (make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")`;
+const SECRET_HINT = ` (make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")`;
 
 /**
  * The options flattened to one level, so that class-validator checks them all in one pass and
@@ -154,6 +154,23 @@ export class SessionOptionsDto {
   @IsNotEmpty()
   userKey?: string;
 
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: '$property must be a number of seconds' },
+  )
+  @Min(0, { message: '$property must be a number of seconds >= 0' })
+  @Max(300, { message: '$property must be at most 300 seconds' })
+  rotationGrace!: number;
+
+  @IsOptional()
+  @IsString()
+  encryptionKey?: string;
+
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  oldEncryptionKeys?: string[];
+
   @IsBoolean()
   trackIp!: boolean;
 
@@ -237,6 +254,9 @@ const DTO_PATHS: Record<string, string> = {
   legacySecrets: 'legacy.secrets',
   legacyPrefix: 'legacy.prefix',
   legacyKeep: 'legacy.keep',
+  rotationGrace: 'rotationGrace',
+  encryptionKey: 'encryptionKey',
+  oldEncryptionKeys: 'oldEncryptionKeys',
 };
 
 /** Option defaults that validation sees, so a default is never reported as a problem. @internal */
@@ -265,6 +285,9 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     legacyKeep: options.legacy?.keep ?? false,
     expressSession: options.expressSession ?? false,
     userKey: options.userKey,
+    rotationGrace: options.rotationGrace ?? 0,
+    encryptionKey: options.encryptionKey,
+    oldEncryptionKeys: options.oldEncryptionKeys,
     trackIp: options.trackIp ?? true,
     trackUserAgent: options.trackUserAgent ?? true,
     url: redis.url,
@@ -331,6 +354,15 @@ function crossProblems(
   }
   if (dto.legacyCookieName !== undefined && !(dto.legacySecrets?.length ?? 0))
     problems.push(`${label('legacy.secrets')} is required with ${label('legacy.cookieName')}`);
+  for (const [path, keys] of [
+    ['encryptionKey', dto.encryptionKey === undefined ? [] : [dto.encryptionKey]],
+    ['oldEncryptionKeys', dto.oldEncryptionKeys ?? []],
+  ] as const) {
+    for (const key of keys) {
+      const parsed = parseEncryptionKey(String(key));
+      if (typeof parsed === 'string') problems.push(`${label(path)} ${parsed}`);
+    }
+  }
   if (dto.legacyCookieName !== undefined && dto.legacyPrefix === dto.prefix)
     problems.push(`${label('legacy.prefix')} must differ from ${label('prefix')}`);
   if (dto.legacyCookieName !== undefined && dto.legacyCookieName === dto.cookieName)

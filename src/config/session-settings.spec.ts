@@ -108,9 +108,7 @@ describe('sessionOptionsFromSettings', () => {
     expect(problems.join('\n')).toMatch(
       /^REDIS_SESSIONS_SECRET must be at least 32 characters \(make one with: node -e/m,
     );
-    expect(problems.join('\n')).toMatch(
-      /REDIS_SESSIONS_OLD_SECRETS each must be at least 32/,
-    );
+    expect(problems.join('\n')).toMatch(/REDIS_SESSIONS_OLD_SECRETS each must be at least 32/);
   });
 
   it('enforces __Host- and __Secure- cookie rules and SameSite=None without Secure', () => {

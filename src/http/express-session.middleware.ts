@@ -91,8 +91,17 @@ export class ExpressSessionMiddleware implements NestMiddleware {
   private attach(raw: CompatRequest, data: SessionData): void {
     const state = stateOf(data);
     const define = (name: string, value: unknown) =>
-      Object.defineProperty(data, name, { value, enumerable: false, configurable: true, writable: true });
-    Object.defineProperty(data, 'id', { get: () => state.id, enumerable: false, configurable: true });
+      Object.defineProperty(data, name, {
+        value,
+        enumerable: false,
+        configurable: true,
+        writable: true,
+      });
+    Object.defineProperty(data, 'id', {
+      get: () => state.id,
+      enumerable: false,
+      configurable: true,
+    });
     define('cookie', this.cookie);
     define('regenerate', (callback?: Callback) => this.regenerate(raw, state, callback));
     define('destroy', (callback?: Callback) => {
@@ -112,7 +121,8 @@ export class ExpressSessionMiddleware implements NestMiddleware {
     });
     raw.session = data;
     Object.defineProperty(raw, 'sessionID', {
-      get: () => (raw.session && SESSION_STATE in raw.session ? stateOf(raw.session).id : undefined),
+      get: () =>
+        raw.session && SESSION_STATE in raw.session ? stateOf(raw.session).id : undefined,
       configurable: true,
     });
   }

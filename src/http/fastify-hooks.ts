@@ -45,7 +45,11 @@ export function decorateFastifySession(instance: FastifyLikeInstance): void {
 }
 
 /** Commits the request's session and says what the response must carry. @internal */
-export type FastifyCommit = (request: object, headersLeft: boolean, status: number) => Promise<BoundaryOutcome>;
+export type FastifyCommit = (
+  request: object,
+  headersLeft: boolean,
+  status: number,
+) => Promise<BoundaryOutcome>;
 
 /**
  * The response boundary on Fastify: `onRequest` links the raw response to the raw request (so a
@@ -55,11 +59,20 @@ export type FastifyCommit = (request: object, headersLeft: boolean, status: numb
  * @internal
  */
 export function registerFastifyHooks(instance: FastifyLikeInstance, commit: FastifyCommit): void {
-  instance.addHook('onRequest', ((request: { raw: IncomingMessage }, reply: { raw: ServerResponse }, done: Done) => {
+  instance.addHook('onRequest', ((
+    request: { raw: IncomingMessage },
+    reply: { raw: ServerResponse },
+    done: Done,
+  ) => {
     (request.raw as SlottedRequest)[SESSION_RESPONSE] = reply.raw;
     done(null);
   }) as never);
-  instance.addHook('onSend', ((request: { raw: IncomingMessage }, reply: FastifyLikeReply, payload: unknown, done: Done) => {
+  instance.addHook('onSend', ((
+    request: { raw: IncomingMessage },
+    reply: FastifyLikeReply,
+    payload: unknown,
+    done: Done,
+  ) => {
     const slot = (request.raw as SlottedRequest)[SESSION_SLOT];
     if (slot === undefined || slot.committed) return done(null, payload);
     commit(request, false, reply.statusCode).then(

@@ -29,7 +29,8 @@ function mergeIntoWriteHead(args: unknown[], name: string, values: string[]): vo
     const record = headers as OutgoingHttpHeaders;
     const key = Object.keys(record).find((k) => k.toLowerCase() === name) ?? name;
     const existing = record[key];
-    const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+    const list =
+      existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
     record[key] = name === 'set-cookie' ? [...list, ...values] : list.length > 0 ? list : values[0];
   }
 }
@@ -51,7 +52,8 @@ function writeHeadHas(args: unknown[], name: string): boolean {
 /** Adds Set-Cookie values beside any the app set on the raw response. @internal */
 export function appendRawSetCookie(res: ServerResponse, values: string[]): void {
   const existing = res.getHeader('set-cookie');
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  const list =
+    existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
   res.setHeader('set-cookie', [...list, ...values]);
 }
 
@@ -133,7 +135,11 @@ export function holdNodeResponse(res: ServerResponse, commit: BoundaryCommit): v
   };
 }
 
-function apply(res: ServerResponse, deferred: unknown[] | undefined, outcome: BoundaryOutcome): void {
+function apply(
+  res: ServerResponse,
+  deferred: unknown[] | undefined,
+  outcome: BoundaryOutcome,
+): void {
   if (outcome.cookies.length > 0) {
     if (deferred !== undefined && writeHeadHas(deferred, 'set-cookie'))
       mergeIntoWriteHead(deferred, 'set-cookie', outcome.cookies);

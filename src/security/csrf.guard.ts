@@ -6,8 +6,12 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { requestOf } from '../http/execution-context.js';
-import { SESSION_SERVICE } from '../redis-session.providers.js';
-import { safeEqual } from './cookie-signature.util.js';
+import { SESSION_MANAGER, SESSION_SERVICE } from '../redis-session.providers.js';
+import { parse } from 'cookie';
+import { rawRequest } from '../http/session-slot.js';
+import { anonymousCookieName } from '../session.service.js';
+import type { SessionManager } from '../session/session.manager.js';
+import { anonymousToken, tokenMatches } from './csrf-token.js';
 import { SYSTEM, stateOf } from '../session/session-state.js';
 import { SessionService } from '../session.service.js';
 
@@ -27,7 +31,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
-  constructor(@Inject(SESSION_SERVICE) protected readonly sessions: SessionService) {}
+  constructor(
+    @Inject(SESSION_SERVICE) protected readonly sessions: SessionService,
+    @Inject(SESSION_MANAGER) private readonly manager: SessionManager,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const type = context.getType<string>();
@@ -36,8 +43,7 @@ export class CsrfGuard implements CanActivate {
       throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
     }
     const request = requestOf(context) as
-      | { method?: string; headers?: Record<string, unknown>; body?: unknown }
-      | undefined;
+      { method?: string; headers?: Record<string, unknown>; body?: unknown } | undefined;
     if (request === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
     if (type === 'graphql') {
       // Queries are reads; a mutation must carry the token in the header (the body is the query).
@@ -51,12 +57,23 @@ export class CsrfGuard implements CanActivate {
 
   private async check(request: object, presented: string | undefined): Promise<boolean> {
     if (presented === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
+    // An anonymous form's token first: checking it needs no session (and no Redis command).
+    if (this.anonymousMatches(request, presented)) return true;
     const session = await this.sessions.load(request);
     const expected = stateOf(session).system.get(SYSTEM.csrf);
-    if (typeof expected !== 'string' || !safeEqual(presented, expected)) {
+    if (typeof expected !== 'string' || !tokenMatches(presented, expected)) {
       throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
     }
     return true;
+  }
+
+  private anonymousMatches(request: object, presented: string): boolean {
+    const { config } = this.manager;
+    const header = rawRequest(request).headers?.cookie;
+    if (typeof header !== 'string') return false;
+    const nonce = parse(header)[anonymousCookieName(config.cookieName)];
+    if (nonce === undefined || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) return false;
+    return tokenMatches(presented, anonymousToken(nonce, config.secretKeys[0]));
   }
 
   private headerToken(request: { headers?: Record<string, unknown> }): string | undefined {

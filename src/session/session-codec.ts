@@ -77,7 +77,8 @@ export function reviveSession(
   for (const [field, text] of fields) {
     if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
     if (field === META.created || field === META.deadline || field === META.timeout) continue;
-    if (tooDeep(text)) throw new CorruptSessionError(`field ${field.length} chars long nests too deep`);
+    if (tooDeep(text))
+      throw new CorruptSessionError(`field ${field.length} chars long nests too deep`);
     const key = keyOf(field);
     let value: unknown;
     try {
@@ -97,7 +98,8 @@ export function reviveSession(
         });
       else data[key] = value;
     } else {
-      if (!validSystemValue(field, value)) throw new CorruptSessionError('a library field has the wrong type');
+      if (!validSystemValue(field, value))
+        throw new CorruptSessionError('a library field has the wrong type');
       state.system.set(field, value);
     }
     state.snapshot.set(field, text);

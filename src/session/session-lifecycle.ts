@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { SessionConfig } from '../config/session-config.js';
 import { SESSION_CONFIG } from '../redis-session.providers.js';
-import { SESSION_ID_PATTERN, idForLog, type VerifiedId } from '../security/cookie-signature.util.js';
+import {
+  SESSION_ID_PATTERN,
+  idForLog,
+  type VerifiedId,
+} from '../security/cookie-signature.util.js';
 import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
 import { SessionStore } from '../store/session-store.interface.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
 import { SessionEvents, type SessionEventType } from '../users/session-events.js';
-import { META, SYSTEM, SessionState, type UserId } from './session-state.js';
+import { FORWARD, META, SYSTEM, SessionState, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
 
 const QUIET_MS = 5000;
@@ -51,7 +55,11 @@ export class SessionLifecycle {
   /** Emits an event, if anyone listens. */
   emit(type: SessionEventType, id: string, userId?: UserId): void {
     if (!this.events.wanted) return;
-    this.events.emit(userId === undefined ? { type, handle: this.handleOf(id) } : { type, handle: this.handleOf(id), userId });
+    this.events.emit(
+      userId === undefined
+        ? { type, handle: this.handleOf(id) }
+        : { type, handle: this.handleOf(id), userId },
+    );
   }
 
   /** A new, empty, unsaved session with a server-made id. */
@@ -96,12 +104,56 @@ export class SessionLifecycle {
       return this.fresh();
     }
     try {
-      const state = reviveSession(verified.id, fields, this.config.serializer, this.config.maxSize);
+      const successor = fields.get(FORWARD);
+      if (successor !== undefined && !fields.has(META.created))
+        return await this.forwarded(successor);
+      const state = reviveSession(
+        verified.id,
+        this.decrypt(fields),
+        this.config.serializer,
+        this.config.maxSize,
+      );
       state.resign = verified.secretIndex > 0;
       return state;
     } catch (error) {
+      if (
+        !(error instanceof CorruptSessionError) &&
+        error instanceof SessionStoreUnavailableException
+      )
+        throw error;
       return this.startOver(verified.id, error as Error);
     }
+  }
+
+  /**
+   * A request in flight with the id a regenerate just retired (within `rotation_grace`): it reads
+   * the successor, and writes nothing (the old id is never revived, and no cookie is sent).
+   */
+  private async forwarded(successor: string): Promise<SessionState> {
+    let fields: Map<string, string> | null | 'expired';
+    try {
+      fields = await this.store.load(successor, this.config.timeoutSeconds * 1000);
+    } catch (error) {
+      if (error instanceof CorruptSessionError) return this.fresh();
+      throw this.unavailable(error);
+    }
+    if (fields === null || fields === 'expired' || !fields.has(META.created)) return this.fresh();
+    const state = reviveSession(
+      successor,
+      this.decrypt(fields),
+      this.config.serializer,
+      this.config.maxSize,
+    );
+    state.readOnly = true;
+    return state;
+  }
+
+  /** The plaintext of stored fields, when encryption at rest is on. */
+  decrypt(fields: Map<string, string>): Map<string, string> {
+    const { cipher } = this.config;
+    if (cipher === undefined) return fields;
+    for (const [field, value] of fields) fields.set(field, cipher.decrypt(field, value));
+    return fields;
   }
 
   /** Stored data that is not a session: logged by kind, then a fresh session. */
@@ -116,11 +168,14 @@ export class SessionLifecycle {
    * do. Everything that can fail on the data (serialization, size) fails before the first write.
    */
   async persist(state: SessionState, options: PersistOptions): Promise<CookieAction> {
+    if (state.readOnly) return 'none';
     this.syncUserKey(state);
     if (options.failed) this.dropIdentityChanges(state);
     if (options.failed && state.intent === 'rotate') return 'none';
     const { serializer, maxSize, maxFields } = this.config;
-    const delta = sessionDelta(state, serializer, maxSize, !state.persisted, maxFields);
+    const delta = this.encrypt(
+      sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
+    );
     const predecessor = state.predecessor;
     const ended = [state.loadedId, predecessor, ...state.discarded].filter(isId);
     try {
@@ -130,6 +185,13 @@ export class SessionLifecycle {
     } catch (error) {
       throw error instanceof SessionStoreUnavailableException ? error : this.unavailable(error);
     }
+  }
+
+  /** The delta with its values encrypted, when encryption at rest is on (compared in plaintext). */
+  private encrypt(delta: Delta): Delta {
+    const { cipher } = this.config;
+    if (cipher === undefined) return delta;
+    return { ...delta, set: cipher.encryptPairs(delta.set), all: cipher.encryptPairs(delta.all) };
   }
 
   /** `user_key`: the session key holding the user id is kept in sync with the binding. */
@@ -210,7 +272,8 @@ export class SessionLifecycle {
     };
     if (state.csrfRotated) restore(SYSTEM.csrf);
     if (state.userChanged) {
-      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip]) restore(field);
+      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip])
+        restore(field);
       state.userChanged = false;
     }
     // A user key written in the failed request is part of the login that did not happen.
@@ -223,12 +286,20 @@ export class SessionLifecycle {
     }
   }
 
-  private async write(state: SessionState, delta: Delta, options: PersistOptions): Promise<CookieAction> {
+  private async write(
+    state: SessionState,
+    delta: Delta,
+    options: PersistOptions,
+  ): Promise<CookieAction> {
     const { store } = this;
     const timeoutMs = this.config.timeoutSeconds * 1000;
     const cleared: CookieAction = state.loadedId ? 'clear' : 'none';
     if (state.intent === 'end') {
-      await Promise.all([state.loadedId, state.predecessor, ...state.discarded].filter(isId).map((id) => store.destroy(id)));
+      await Promise.all(
+        [state.loadedId, state.predecessor, ...state.discarded]
+          .filter(isId)
+          .map((id) => store.destroy(id)),
+      );
       return cleared;
     }
     if (state.intent === 'restart') {
@@ -244,7 +315,12 @@ export class SessionLifecycle {
       // The new session is written first, so a failure leaves the old one intact; if a concurrent
       // logout already deleted the old one, the new one is removed again (no resurrection).
       if (!(await this.create(state, delta, timeoutMs, true))) return 'none';
-      if (!(await store.destroy(state.predecessor!))) {
+      const { rotationGraceMs } = this.config;
+      const retired =
+        rotationGraceMs > 0 && store.retire !== undefined
+          ? await store.retire(state.predecessor!, state.id, rotationGraceMs)
+          : await store.destroy(state.predecessor!);
+      if (!retired) {
         await store.destroy(state.id);
         return 'none';
       }
@@ -268,7 +344,12 @@ export class SessionLifecycle {
    * Creates the session under a free id. A rotated session keeps its creation time, deadline and
    * timeout; a new one gets them from the store's clock.
    */
-  private async create(state: SessionState, delta: Delta, timeoutMs: number, rotated = false): Promise<boolean> {
+  private async create(
+    state: SessionState,
+    delta: Delta,
+    timeoutMs: number,
+    rotated = false,
+  ): Promise<boolean> {
     const meta: string[] = [];
     if (rotated) {
       meta.push(META.created, String(state.created));

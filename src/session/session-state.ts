@@ -20,6 +20,9 @@ export function keyOf(field: string): string | undefined {
   return field.charCodeAt(1) === DOLLAR ? field.slice(1) : undefined;
 }
 
+/** The field of a retired id's forward marker, naming its successor (rotation grace). @internal */
+export const FORWARD = '$>';
+
 /** Meta fields every stored session has or may have. @internal */
 export const META = { created: '$c', timeout: '$t', deadline: '$a' } as const;
 
@@ -80,6 +83,8 @@ export class SessionState {
   extraCookies: string[] = [];
   /** The user the session was bound to when loaded (its per-user index entry). */
   loadedUser: UserId | undefined;
+  /** Loaded through a retired id's forward marker: read-only, the commit writes nothing. */
+  readOnly = false;
   /** setUser was called in this request (an identity change). */
   userChanged = false;
   /** The client as the request shows it, for the metadata of a bound session (read when bound). */
@@ -95,7 +100,11 @@ export class SessionState {
     /** Per-session idle timeout in seconds, when set by adjustTimeout. */
     public timeout?: number,
   ) {
-    Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false, configurable: true });
+    Object.defineProperty(data, SESSION_STATE, {
+      value: this,
+      enumerable: false,
+      configurable: true,
+    });
   }
 
   /**
@@ -105,7 +114,11 @@ export class SessionState {
   rebind(data: SessionData): void {
     Object.defineProperty(this.data, SESSION_STATE, { value: undefined, configurable: true });
     this.data = data;
-    Object.defineProperty(data, SESSION_STATE, { value: this, enumerable: false, configurable: true });
+    Object.defineProperty(data, SESSION_STATE, {
+      value: this,
+      enumerable: false,
+      configurable: true,
+    });
   }
 
   /**

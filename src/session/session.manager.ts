@@ -30,7 +30,11 @@ const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
  * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
  */
 function clientOf(request: object): { userAgent?: string; ip?: string } {
-  const req = request as { ip?: unknown; headers?: Record<string, unknown>; socket?: { remoteAddress?: string } };
+  const req = request as {
+    ip?: unknown;
+    headers?: Record<string, unknown>;
+    socket?: { remoteAddress?: string };
+  };
   const raw = rawRequest(request);
   const agent = (req.headers ?? raw.headers)?.['user-agent'];
   const ip = typeof req.ip === 'string' ? req.ip : raw.socket?.remoteAddress;
@@ -117,7 +121,12 @@ export class SessionManager {
     }
     if (adopted === null) return this.lifecycle.fresh();
     try {
-      const state = reviveSession(adopted.id, adopted.fields, this.config.serializer, this.config.maxSize);
+      const state = reviveSession(
+        adopted.id,
+        adopted.fields,
+        this.config.serializer,
+        this.config.maxSize,
+      );
       state.resign = true;
       state.extraCookies.push(adopted.clearCookie);
       return state;
@@ -178,7 +187,10 @@ export class SessionManager {
         return {
           cookies: [],
           headers: [],
-          replace: { status: HttpStatus.SERVICE_UNAVAILABLE, body: JSON.stringify(error.getResponse()) },
+          replace: {
+            status: HttpStatus.SERVICE_UNAVAILABLE,
+            body: JSON.stringify(error.getResponse()),
+          },
         };
       }
       return { cookies: [], headers: [], replace: { status: 500, body: GENERIC_500 } };

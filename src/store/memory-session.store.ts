@@ -54,11 +54,17 @@ export class MemorySessionStore implements SessionStore {
     return ttl;
   }
 
-  async load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'> {
+  async load(
+    id: string,
+    defaultTimeoutMs: number,
+  ): Promise<Map<string, string> | null | 'expired'> {
     const entry = this.live(id);
     if (!entry) return null;
     const { fields } = entry;
-    if (!fields.has('$c')) throw new CorruptSessionError('the hash has no meta fields');
+    if (!fields.has('$c')) {
+      if (fields.size === 1 && fields.has('$>')) return new Map(fields);
+      throw new CorruptSessionError('the hash has no meta fields');
+    }
     const timeout = fields.get('$t');
     const deadline = fields.get('$a');
     if (
@@ -77,7 +83,8 @@ export class MemorySessionStore implements SessionStore {
     entry.expiresAt = now + ttl;
     const result = new Map(fields);
     // As the Redis script: a bound session's last-seen time, at most once a minute.
-    if (fields.has('$u') && !(now - Number(fields.get('$l')) < 60_000)) fields.set('$l', String(now));
+    if (fields.has('$u') && !(now - Number(fields.get('$l')) < 60_000))
+      fields.set('$l', String(now));
     return result;
   }
 
@@ -109,7 +116,7 @@ export class MemorySessionStore implements SessionStore {
     defaultTimeoutMs: number,
   ): Promise<boolean> {
     const entry = this.live(id);
-    if (!entry) return false;
+    if (!entry || entry.fields.has('$>')) return false;
     const next = new Map(entry.fields);
     for (let i = 0; i < set.length; i += 2) next.set(set[i], set[i + 1]);
     for (const field of remove) next.delete(field);
@@ -121,6 +128,13 @@ export class MemorySessionStore implements SessionStore {
     }
     entry.fields = next;
     entry.expiresAt = now + ttl;
+    return true;
+  }
+
+  async retire(id: string, successor: string, graceMs: number): Promise<boolean> {
+    const entry = this.live(id);
+    if (!entry || !entry.fields.has('$c')) return false;
+    this.entries.set(id, { fields: new Map([['$>', successor]]), expiresAt: Date.now() + graceMs });
     return true;
   }
 

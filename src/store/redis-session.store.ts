@@ -1,5 +1,5 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
-import { CREATE_SCRIPT, LOAD_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
+import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
 
@@ -8,6 +8,7 @@ type ScriptClient = Client & {
   redisSessionLoad(key: string, timeoutMs: number): Promise<string[] | number | null>;
   redisSessionCreate(key: string, ...args: (string | number)[]): Promise<number>;
   redisSessionUpdate(key: string, ...args: (string | number)[]): Promise<number>;
+  redisSessionRetire(key: string, successor: string, graceMs: number): Promise<number>;
 };
 
 function defineScripts(client: Client): ScriptClient {
@@ -17,6 +18,7 @@ function defineScripts(client: Client): ScriptClient {
     client.defineCommand('redisSessionLoad', { numberOfKeys: 1, lua: LOAD_SCRIPT });
     client.defineCommand('redisSessionCreate', { numberOfKeys: 1, lua: CREATE_SCRIPT });
     client.defineCommand('redisSessionUpdate', { numberOfKeys: 1, lua: UPDATE_SCRIPT });
+    client.defineCommand('redisSessionRetire', { numberOfKeys: 1, lua: RETIRE_SCRIPT });
   }
   return scripts;
 }
@@ -80,13 +82,19 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'> {
+  async load(
+    id: string,
+    defaultTimeoutMs: number,
+  ): Promise<Map<string, string> | null | 'expired'> {
     let result: string[] | number | null;
     try {
-      result = await this.bounded(this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs));
+      result = await this.bounded(
+        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs),
+      );
     } catch (error) {
       // A script error is about the data (or the script), not the connection: never an outage.
-      if (error instanceof ReplyError) throw new CorruptSessionError('the store refused to read it');
+      if (error instanceof ReplyError)
+        throw new CorruptSessionError('the store refused to read it');
       throw error;
     }
     if (result === null) return null;
@@ -104,7 +112,12 @@ export class RedisSessionStore implements SessionStore {
     absoluteTimeoutMs = 0,
   ): Promise<boolean> {
     const created = await this.bounded(
-      this.scripts.redisSessionCreate(this.prefix + id, defaultTimeoutMs, absoluteTimeoutMs, ...fields),
+      this.scripts.redisSessionCreate(
+        this.prefix + id,
+        defaultTimeoutMs,
+        absoluteTimeoutMs,
+        ...fields,
+      ),
     );
     return created > 0;
   }
@@ -123,6 +136,13 @@ export class RedisSessionStore implements SessionStore {
         ...set,
         ...remove,
       ),
+    );
+    return result === 1;
+  }
+
+  async retire(id: string, successor: string, graceMs: number): Promise<boolean> {
+    const result = await this.bounded(
+      this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
     );
     return result === 1;
   }

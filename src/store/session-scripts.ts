@@ -56,7 +56,11 @@ for i = 1, #h, 2 do
   elseif f == '$u' then bound = true
   elseif f == '$l' then bound_seen = h[i + 1] end
 end
-if not created then return -2 end
+if not created then
+  -- A retired id within its grace window: the client reads the successor it names.
+  if #h == 2 and h[1] == '$>' then return h end
+  return -2
+end
 if not valid_ms(tonumber(created)) then return -3 end
 if timeout then
   timeout = tonumber(timeout)
@@ -124,6 +128,7 @@ return created
  */
 export const UPDATE_SCRIPT = `${COMMON}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], '$>') == 1 then return 0 end
 local n = tonumber(ARGV[2])
 local last = 2 + n * 2
 local timeout
@@ -143,5 +148,18 @@ end
 if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 3, last) end
 if #ARGV > last then each_chunk('HDEL', KEYS[1], ARGV, last + 1, #ARGV) end
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
+return 1
+`;
+
+/**
+ * Retire a regenerated session's old id: only a live session (not already retired) is replaced
+ * by a forward marker naming its successor, for the grace window. ARGV: successor, grace (ms).
+ * Returns 1, or 0 when the old session was gone or already retired.
+ */
+export const RETIRE_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], '$c') == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '$>', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;

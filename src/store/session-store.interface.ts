@@ -31,6 +31,13 @@ export interface SessionStore {
    * meta fields, not the caller's copy of them.
    */
   update(id: string, set: string[], remove: string[], defaultTimeoutMs: number): Promise<boolean>;
+  /**
+   * Retires a regenerated session's old id: deletes it and, for `graceMs`, leaves a forward
+   * marker (a hash holding only `$>` = the successor) that requests in flight read through.
+   * Resolves false when the old session was already gone or retired (a concurrent logout or
+   * regenerate won).
+   */
+  retire?(id: string, successor: string, graceMs: number): Promise<boolean>;
   /** Deletes a session; resolves whether it existed. */
   destroy(id: string): Promise<boolean>;
   /** Whether a session exists under `id`. */

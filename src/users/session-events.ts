@@ -3,10 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 
 /** The events a session goes through. @publicApi */
 export type SessionEventType =
-  | 'session.created'
-  | 'session.regenerated'
-  | 'session.destroyed'
-  | 'session.expired';
+  'session.created' | 'session.regenerated' | 'session.destroyed' | 'session.expired';
 
 /**
  * What a listener receives: the event, the session's handle (safe to log or show, never the id)

@@ -17,7 +17,11 @@ export class UsersTestController {
   }
 
   @Get('slow-login/:user/:gate')
-  async slowLogin(@Session() session: SessionData, @Param('user') user: string, @Param('gate') gate: string) {
+  async slowLogin(
+    @Session() session: SessionData,
+    @Param('user') user: string,
+    @Param('gate') gate: string,
+  ) {
     this.sessions.login(session, user);
     await this.latches.wait(gate);
     return { ok: true };
@@ -36,7 +40,11 @@ export class UsersTestController {
   }
 
   @Get('devices')
-  devices(@Session() session: SessionData, @Query('offset') offset?: string, @Query('limit') limit?: string) {
+  devices(
+    @Session() session: SessionData,
+    @Query('offset') offset?: string,
+    @Query('limit') limit?: string,
+  ) {
     const user = this.sessions.getUser(session);
     if (user === undefined) throw new UnauthorizedException();
     return this.sessions.userSessions(user, session, {

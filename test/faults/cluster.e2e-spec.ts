@@ -200,15 +200,21 @@ describe.each(
   it('sessions by user: the index key lives in its own slot; list, regenerate and revoke work', async () => {
     const user = `${variant}-${adapter}-user`;
     const devices: string[] = [];
-    for (let i = 0; i < 4; i++) devices.push(cookieOf(await http().get(`/u/login/${user}`).expect(200)));
+    for (let i = 0; i < 4; i++)
+      devices.push(cookieOf(await http().get(`/u/login/${user}`).expect(200)));
     const sessions = app.get(SessionService);
     expect(await sessions.userSessions(user)).toHaveLength(4);
-    const rotated = cookieOf(await http().get(`/u/login/${user}`).set('Cookie', devices[0]).expect(200));
+    const rotated = cookieOf(
+      await http().get(`/u/login/${user}`).set('Cookie', devices[0]).expect(200),
+    );
     expect(await sessions.userSessions(user)).toHaveLength(4);
     const list = (await http().get('/u/devices').set('Cookie', rotated).expect(200)).body;
     expect(list.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
-    expect((await http().get('/u/revoke-others').set('Cookie', rotated).expect(200)).body).toEqual({ ended: 3 });
-    for (const cookie of devices.slice(1)) await http().get('/u/me').set('Cookie', cookie).expect(200, { user: null });
+    expect((await http().get('/u/revoke-others').set('Cookie', rotated).expect(200)).body).toEqual({
+      ended: 3,
+    });
+    for (const cookie of devices.slice(1))
+      await http().get('/u/me').set('Cookie', cookie).expect(200, { user: null });
     await http().get('/u/me').set('Cookie', rotated).expect(200, { user });
     expect(await sessions.revokeUserSessions(user)).toBe(1);
     expect(await sessions.userSessions(user)).toEqual([]);

@@ -1,6 +1,13 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { RedisSessionModule, Session, type SessionData } from '../../src/index.js';
-import { SECRET, cookieOf, createApp, request, setCookies, type AdapterName } from '../utils/app.js';
+import {
+  SECRET,
+  cookieOf,
+  createApp,
+  request,
+  setCookies,
+  type AdapterName,
+} from '../utils/app.js';
 import { scanAll, startRedis, type RedisHandle } from '../utils/redis-server.js';
 import { expressSessionApp, fastifySessionApp } from './legacy-apps.js';
 
@@ -34,9 +41,15 @@ describe.each([
     redis = await startRedis();
     legacyPrefix = `${redis.prefix}sess:`;
     if (adapter === 'express') {
-      login = expressSessionApp(redis.client, { prefix: legacyPrefix, secrets: [...secrets] }).login;
+      login = expressSessionApp(redis.client, {
+        prefix: legacyPrefix,
+        secrets: [...secrets],
+      }).login;
     } else {
-      const legacy = await fastifySessionApp(redis.client, { prefix: legacyPrefix, secret: secrets[0] });
+      const legacy = await fastifySessionApp(redis.client, {
+        prefix: legacyPrefix,
+        secret: secrets[0],
+      });
       login = legacy.login;
       closeLegacy = () => legacy.app.close();
     }
@@ -64,7 +77,10 @@ describe.each([
   it('keeps the user logged in, moves the session once, and clears the old cookie', async () => {
     const legacyCookie = await login(adapter === 'express' ? 'alice' : 'bob');
     expect(await scanAll(redis.client, `${legacyPrefix}*`)).toHaveLength(1);
-    const first = await request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie).expect(200);
+    const first = await request(app.getHttpServer())
+      .get('/whoami')
+      .set('Cookie', legacyCookie)
+      .expect(200);
     const data = first.body.data;
     if (adapter === 'express') {
       expect(data.passport).toEqual({ user: 'alice' });
@@ -73,14 +89,19 @@ describe.each([
       expect(data.user).toEqual({ name: 'bob', roles: ['admin'] });
     }
     expect(data.cookie).toBeUndefined();
-    const cleared = (first.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith(`${cookieName}=`));
+    const cleared = (first.headers['set-cookie'] as unknown as string[]).find((c) =>
+      c.startsWith(`${cookieName}=`),
+    );
     expect(cleared).toMatch(/Max-Age=0/);
     const cookie = cookieOf(first);
     // The old key is gone; ours holds the session.
     expect(await scanAll(redis.client, `${legacyPrefix}*`)).toEqual([]);
     expect(await ours()).toHaveLength(1);
     // The jar now sends both until the browser applies the clearing: ours wins, same session.
-    const next = await request(app.getHttpServer()).get('/whoami').set('Cookie', `${cookie}; ${legacyCookie}`).expect(200);
+    const next = await request(app.getHttpServer())
+      .get('/whoami')
+      .set('Cookie', `${cookie}; ${legacyCookie}`)
+      .expect(200);
     expect(next.body.data).toEqual(data);
     expect(setCookies(next)).toEqual([]);
     // A replayed legacy cookie cannot mint a second session.
