@@ -19,8 +19,9 @@ export const MESSAGES = {
     `Session has ${count} keys, more than max_fields (${max}). Nothing of this commit was written.`,
   storeUnavailable: 'Session store unavailable',
   notLoaded:
-    'No session was loaded for this request: is RedisSessionModule imported, is this an HTTP route, ' +
-    'and (with globalInterceptor: false) does the controller carry @UseSession()?',
+    'No session for this context: is RedisSessionModule imported? In a ws gateway, call ' +
+    'sessionService.bindSocket(client, request) in handleConnection; with globalInterceptor: false, ' +
+    'a gateway needs @UseSession() (its messages are committed by the interceptor).',
 };
 
 /** Thrown at boot when settings or options are missing or invalid; names every problem. @publicApi */

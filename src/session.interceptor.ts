@@ -39,20 +39,26 @@ export class SessionInterceptor implements NestInterceptor {
     return new Observable<unknown>((subscriber) => {
       let inner: Subscription | undefined;
       let unsubscribed = false;
+      // A message's answer waits for its save: the client never hears "done" for a lost write.
+      const held: unknown[] = [];
       const run = () => {
         if (unsubscribed) return;
         inner = next.handle().subscribe({
-          next: (value) => subscriber.next(value),
+          next: (value) => (found.messageScoped ? held.push(value) : subscriber.next(value)),
           error: (error) => {
             const slot = slotOf(request);
             if (slot !== undefined) slot.failed = true;
             if (!found.messageScoped) return subscriber.error(error);
-            void this.commitMessage(request, 500).then(() => subscriber.error(error));
+            const fail = () => subscriber.error(error);
+            this.commitMessage(request, 500).then(fail, fail);
           },
           complete: () => {
             if (!found.messageScoped) return subscriber.complete();
             this.commitMessage(request, 200).then(
-              () => subscriber.complete(),
+              () => {
+                for (const value of held) subscriber.next(value);
+                subscriber.complete();
+              },
               (error) => subscriber.error(error),
             );
           },

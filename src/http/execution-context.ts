@@ -17,8 +17,8 @@ const MESSAGE_SCOPES = new WeakMap<object, object>();
 /**
  * A client's message scopes whose session has not committed yet, oldest first. A parameter
  * decorator is handed a copy of the argument list (Nest spreads it), so `@Session()` finds its
- * message's scope here by the arguments themselves; `claimed` keeps two messages with the same
- * arguments (a primitive payload, no ack) on their own scopes.
+ * message's scope here, by the arguments themselves; `claimed` keeps messages whose arguments
+ * are the same (a primitive payload, no ack) on a scope each, in the order they loaded.
  */
 interface InFlight {
   args: unknown[];
@@ -26,8 +26,6 @@ interface InFlight {
   claimed: boolean;
 }
 const IN_FLIGHT = new WeakMap<object, InFlight[]>();
-/** The entry the parameters of the handler call being resolved (one synchronous loop) claimed. */
-let claiming: InFlight | undefined;
 
 /** Where a ws socket keeps its handshake request (socket.io has `client.request`). @internal */
 export const SOCKET_HANDSHAKE = Symbol.for('nestjs-redis-sessions:handshake');
@@ -99,19 +97,22 @@ function uncommitted(scope: object): boolean {
   return slot !== undefined && slot.committed !== true;
 }
 
-/** The scope of the message whose arguments a parameter decorator got a copy of. */
+/**
+ * The scope of the message whose arguments a parameter decorator got a copy of: the oldest one
+ * not claimed yet, else (another `@Session()` parameter of the same handler) the newest claimed.
+ */
 function claimScope(args: unknown[]): object | undefined {
-  const same = (entry: InFlight) =>
-    entry.args.length === args.length && entry.args.every((arg, i) => arg === args[i]);
-  if (claiming !== undefined && same(claiming)) return claiming.scope;
-  const list = typeof args[0] === 'object' && args[0] !== null ? IN_FLIGHT.get(args[0]) : undefined;
-  const entry = list?.find((e) => !e.claimed && uncommitted(e.scope) && same(e));
-  if (entry === undefined) return undefined;
+  const client = args[0];
+  const list = typeof client === 'object' && client !== null ? IN_FLIGHT.get(client) : undefined;
+  const same = list?.filter(
+    (e) =>
+      uncommitted(e.scope) &&
+      e.args.length === args.length &&
+      e.args.every((a, i) => a === args[i]),
+  );
+  if (same === undefined || same.length === 0) return undefined;
+  const entry = same.find((e) => !e.claimed) ?? same[same.length - 1];
   entry.claimed = true;
-  claiming = entry;
-  queueMicrotask(() => {
-    if (claiming === entry) claiming = undefined;
-  });
   return entry.scope;
 }
 

@@ -133,7 +133,10 @@ export class BoundaryTestController {
   }
 
   @Get('stream')
-  stream(@Session() session: SessionData, @Res() res: { raw?: NodeJS.WritableStream } & NodeJS.WritableStream) {
+  stream(
+    @Session() session: SessionData,
+    @Res() res: { raw?: NodeJS.WritableStream } & NodeJS.WritableStream,
+  ) {
     session.piped = true;
     const out = (res.raw ?? res) as unknown as {
       writeHead(status: number, headers: object): void;

@@ -56,7 +56,10 @@ describe('the session store health indicator (@nestjs/terminus)', () => {
       });
       expect(down.ms).toBeLessThan(SOCKET_TIMEOUT_S * 1000 + 400);
       redis.process.kill('SIGCONT');
-      await pollUntil('the health check to read up again', async () => (await http().get('/health')).status === 200);
+      await pollUntil(
+        'the health check to read up again',
+        async () => (await http().get('/health')).status === 200,
+      );
     } finally {
       redis.process.kill('SIGCONT');
       await app.close();
@@ -115,7 +118,10 @@ describe('shutdown and test overrides', () => {
     try {
       expect(app.get(REDIS_SESSION_CLIENT)).toBeNull();
       const cookie = cookieOf(await request(app.getHttpServer()).get('/write').expect(200));
-      await request(app.getHttpServer()).get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
+      await request(app.getHttpServer())
+        .get('/read')
+        .set('Cookie', cookie)
+        .expect(200, { counter: 1 });
       expect(store.size).toBe(1);
     } finally {
       const { ms } = await timed(() => app.close());

@@ -5,25 +5,40 @@ import { Test } from '@nestjs/testing';
 import passport from 'passport';
 import { ExpressSessionMiddleware, RedisSessionModule } from '../../src/index.js';
 import { AuthModule } from '../app/passport/auth.js';
-import { ADAPTERS, SECRET, cookieOf, idOf, request, setCookies, type AdapterName } from '../utils/app.js';
+import {
+  ADAPTERS,
+  SECRET,
+  cookieOf,
+  idOf,
+  request,
+  setCookies,
+  type AdapterName,
+} from '../utils/app.js';
 import { startRedis, type RedisHandle } from '../utils/redis-server.js';
 
 /** The README's main.ts: our middleware where express-session's was, then passport's. */
 async function boot(adapter: AdapterName, redis: RedisHandle): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      RedisSessionModule.forRoot({ secret: SECRET, prefix: redis.prefix, redis: { url: redis.url } }),
+      RedisSessionModule.forRoot({
+        secret: SECRET,
+        prefix: redis.prefix,
+        redis: { url: redis.url },
+      }),
       AuthModule,
     ],
   }).compile();
   const app =
     adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+          logger: false,
+        })
       : moduleRef.createNestApplication(new ExpressAdapter(), { logger: false });
   app.use(app.get(ExpressSessionMiddleware).middleware);
   app.use(passport.session());
   await app.init();
-  if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  if (adapter === 'fastify')
+    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return app;
 }
 
@@ -46,7 +61,11 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
   it('logs in with a new id, knows the user on the next request, and logs out with CSRF', async () => {
     // A visitor with an anonymous session (a CSRF token for the login form, say).
     const before = cookieOf(await http().get('/csrf').expect(200));
-    await http().post('/login').set('Cookie', before).send({ username: 'jane', password: 'nope' }).expect(401);
+    await http()
+      .post('/login')
+      .set('Cookie', before)
+      .send({ username: 'jane', password: 'nope' })
+      .expect(401);
     const login = await http()
       .post('/login')
       .set('Cookie', before)
@@ -63,7 +82,11 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
 
     await http().post('/logout').set('Cookie', cookie).expect(403);
     const { token } = (await http().get('/csrf').set('Cookie', cookie).expect(200)).body;
-    const logout = await http().post('/logout').set('Cookie', cookie).set('X-CSRF-Token', token).expect(201);
+    const logout = await http()
+      .post('/logout')
+      .set('Cookie', cookie)
+      .set('X-CSRF-Token', token)
+      .expect(201);
     expect(setCookies(logout).length).toBeLessThanOrEqual(1);
     await http().get('/me').set('Cookie', cookie).expect(403);
     const after = setCookies(logout)[0];
