@@ -15,7 +15,7 @@ const CONNECTIONS = num('CONNECTIONS', 50);
 const COUNT_N = num('COUNT_N', 1000);
 const LOST_N = num('LOST_N', 10000);
 const SETTLE_MS = num('SETTLE_MS', 400);
-const VARIANTS = (process.env.VARIANTS ?? 'bare-express,express-session,lib-express,lib-route-express,bare-fastify,fastify-session,lib-fastify,lib-route-fastify').split(',');
+const VARIANTS = (process.env.VARIANTS ?? 'bare-express,rt-express,floor-express,express-session,lib-express,lib-route-express,bare-fastify,rt-fastify,floor-fastify,fastify-session,lib-fastify,lib-route-fastify').split(',');
 // The route-bound variants differ from lib-* only where no session is used: measure just there and /read.
 const routesOf = (variant) => (variant.startsWith('lib-route-') ? ['none', 'read'] : ROUTES);
 const ROUTES = (process.env.ROUTES ?? 'none,read,write,login').split(',');
@@ -32,7 +32,7 @@ const COUNT_CASES = [
 
 const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const isSession = (variant) => !variant.startsWith('bare-');
+const isSession = (variant) => !/^(bare|rt|floor)-/.test(variant);
 // Bare servers get a cookie of the library's shape, so every variant receives the same request bytes.
 const BARE_COOKIE = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
 const cookieFor = (server) => (isSession(server.variant) ? login(server.port) : BARE_COOKIE);

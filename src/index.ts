@@ -26,6 +26,7 @@ export {
 } from './session.errors.js';
 export * from './session.interceptor.js';
 export * from './session.service.js';
+export type { UserId } from './session/session-state.js';
 export * from './http/express-session.middleware.js';
 export * from './health/session-store.health.js';
 export type {

@@ -4,6 +4,7 @@ import { REDIS_SESSION_CLIENT } from './redis-session.constants.js';
 import { MODULE_OPTIONS_TOKEN } from './redis-session.module-definition.js';
 import type { RedisSessionModuleOptions } from './config/redis-session-module-options.interface.js';
 import { createRedisClient } from './store/redis-client.factory.js';
+import { HashedKeyStore } from './store/hashed-key.store.js';
 import { RedisSessionStore } from './store/redis-session.store.js';
 import { resolveSessionConfig, type SessionConfig } from './config/session-config.js';
 import { SessionStore } from './store/session-store.interface.js';
@@ -20,6 +21,9 @@ export const SESSION_CONFIG = 'REDIS_SESSION:CONFIG';
 export const SESSION_MANAGER = 'REDIS_SESSION:MANAGER';
 /** @internal */
 export const SESSION_SERVICE = 'REDIS_SESSION:SERVICE';
+
+/** Token of the store the request path talks to: `SessionStore`, wrapped for hashed keys. @internal */
+export const SESSION_STORE_IN_USE = 'REDIS_SESSION:STORE_IN_USE';
 
 /** Token of the connection the module set up: the store, and the client it made, if any. @internal */
 export const SESSION_RESOURCES = 'REDIS_SESSION:RESOURCES';
@@ -107,6 +111,13 @@ export const sessionProviders: Provider[] = [
     provide: SessionStore,
     useFactory: (r: SessionResources) => r.store,
     inject: [SESSION_RESOURCES],
+  },
+  {
+    provide: SESSION_STORE_IN_USE,
+    // hashed_keys wraps whatever store is in use (the configured one, or a test's override).
+    useFactory: (store: SessionStore, config: SessionConfig) =>
+      config.hashedKeys ? new HashedKeyStore(store, config.secretKeys[0]) : store,
+    inject: [SessionStore, SESSION_CONFIG],
   },
   {
     provide: REDIS_SESSION_CLIENT,

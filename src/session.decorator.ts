@@ -55,10 +55,12 @@ export function usesSession(controller: Function, handler: Function): boolean {
 export class SessionLoadPipe implements PipeTransform {
   constructor(@Inject(SESSION_MANAGER) private readonly manager: SessionManager) {}
 
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    // Loaded already (the interceptor ran): a plain return, no promise on the hot path.
     if (value === null || typeof value !== 'object' || !(PENDING in value)) return value;
-    const data = await this.manager.load((value as Pending)[PENDING]);
-    return metadata.data === undefined ? data : data[metadata.data as string];
+    return this.manager
+      .load((value as Pending)[PENDING])
+      .then((data) => (metadata.data === undefined ? data : data[metadata.data as string]));
   }
 }
 

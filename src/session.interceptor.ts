@@ -23,13 +23,18 @@ import { SessionManager } from './session/session.manager.js';
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {
+  /** Whether each handler takes @Session(), looked up once per handler. */
+  private readonly usage = new WeakMap<Function, boolean>();
+
   constructor(@Inject(SESSION_MANAGER) protected readonly manager: SessionManager) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    // The common case first, with no allocation: an HTTP route that does not take @Session().
+    if (context.getType() === 'http' && !this.usesSession(context)) return next.handle();
     const found = this.getRequestResponse(context);
     if (found === undefined) return next.handle();
     const { request } = found;
-    const load = this.usesSession(context) ? this.manager.load(request) : undefined;
+    const load = this.usesSession(context) ? this.manager.load(request, found.response) : undefined;
     // HTTP marks its failures by status at the boundary; GraphQL answers 200 with errors, so a
     // resolver's throw is marked here.
     if (load === undefined && !found.messageScoped) {
@@ -83,7 +88,13 @@ export class SessionInterceptor implements NestInterceptor {
 
   /** Whether to load before the handler; by default when it declares `@Session()`. */
   protected usesSession(context: ExecutionContext): boolean {
-    return usesSession(context.getClass(), context.getHandler());
+    const handler = context.getHandler();
+    let uses = this.usage.get(handler);
+    if (uses === undefined) {
+      uses = usesSession(context.getClass(), handler);
+      this.usage.set(handler, uses);
+    }
+    return uses;
   }
 
   /**

@@ -4,11 +4,17 @@ import { SESSION_MANAGER } from './redis-session.providers.js';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
 import { appendRawSetCookie } from './http/node-response.js';
-import { isHttps, rawRequest, rawResponseOf } from './http/session-slot.js';
+import { EXTRA_COOKIES, isHttps, rawRequest, rawResponseOf } from './http/session-slot.js';
 import { anonymousToken, maskToken } from './security/csrf-token.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
-import { SESSION_STATE, SYSTEM, stateOf, type UserId } from './session/session-state.js';
+import {
+  SESSION_STATE,
+  SYSTEM,
+  USER_FIELDS,
+  stateOf,
+  type UserId,
+} from './session/session-state.js';
 import type { SessionEventListener } from './users/session-events.js';
 import { SessionManager } from './session/session.manager.js';
 
@@ -16,7 +22,7 @@ import { SessionManager } from './session/session.manager.js';
 export interface UserSessionInfo {
   /** Derived from the id by a keyed hash: safe to show and to send back to `revokeSession`. */
   handle: string;
-  /** When the session was created (ms since epoch). */
+  /** When the session was signed in to this user (ms since epoch). */
   createdAt: number;
   /** When it was last seen (ms since epoch), at a granularity of a minute. */
   lastSeenAt: number;
@@ -198,12 +204,19 @@ export class SessionService {
     checkUserId(userId, true);
     const state = stateOf(session);
     if (userId === null) {
-      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip])
-        state.system.delete(field);
+      for (const field of USER_FIELDS) state.system.delete(field);
     } else {
       this.manager.lifecycle.bind(state, userId);
     }
     state.userChanged = true;
+  }
+
+  /**
+   * The session's handle, as `userSessions` lists it: to mark or skip this session in a device
+   * list (revoking one's own session from its own request ends it under the request's feet).
+   */
+  getHandle(session: SessionData): string {
+    return this.manager.lifecycle.handleOf(stateOf(session).id);
   }
 
   /** The user the session is bound to, or `undefined`. */
@@ -234,13 +247,23 @@ export class SessionService {
   ): Promise<UserSessionInfo[]> {
     checkUserId(userId);
     const { lifecycle } = this.manager;
-    const fields = [SYSTEM.user, META_CREATED, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip];
+    const fields = [
+      SYSTEM.user,
+      META_CREATED,
+      SYSTEM.lastSeen,
+      SYSTEM.userAgent,
+      SYSTEM.ip,
+      SYSTEM.signedIn,
+    ];
     const entries = (await this.indexed(userId, fields)).filter(
       ({ values }) => values[0] !== null && String(JSON.parse(values[0])) === String(userId),
     );
-    const currentId = current === undefined ? undefined : stateOf(current).id;
+    const currentId = current === undefined ? undefined : lifecycle.storeIdOf(stateOf(current).id);
     const parse = (text: string | null) => (text === null ? undefined : JSON.parse(text));
-    const list = entries.map(({ id, values: [, created, seen, agent, ip] }) => {
+    const list = entries.map(({ id, values: [, stored, seen, agent, ip, signedIn] }) => {
+      // Signed in: when the session was bound to the user (a session kept across login would
+      // otherwise show when the visitor first came).
+      const created = signedIn === null ? stored : String(parse(signedIn));
       const info: UserSessionInfo = {
         handle: lifecycle.handleOf(id),
         createdAt: Number(created),
@@ -284,7 +307,8 @@ export class SessionService {
   ): Promise<number> {
     checkUserId(userId);
     const { lifecycle, store } = this.manager;
-    const keep = options.except === undefined ? undefined : stateOf(options.except).id;
+    const keep =
+      options.except === undefined ? undefined : lifecycle.storeIdOf(stateOf(options.except).id);
     const entries = await this.indexed(userId, [SYSTEM.user]);
     let ended = 0;
     const removed: string[] = [];
@@ -341,7 +365,9 @@ export class SessionService {
         secure,
         maxAge: ANONYMOUS_CSRF_SECONDS,
       });
+      // Express reaches its response from the request; on Fastify the onSend hook adds it.
       if (response !== undefined && !response.headersSent) appendRawSetCookie(response, [header]);
+      else (raw[EXTRA_COOKIES] ??= []).push(header);
     }
     return maskToken(anonymousToken(nonce, config.secretKeys[0]));
   }

@@ -174,25 +174,27 @@ function startEsmApp(
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const ready = new Promise<{ url: string; library: string; cjsLibrary: string }>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.startsWith('{"url"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('error', reject);
-    child.once('exit', (code, signal) =>
-      reject(
-        new Error(
-          `the NestJS 12 app exited (${code ?? signal}) before it listened\n` +
-            `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`,
+  const ready = new Promise<{ url: string; library: string; cjsLibrary: string }>(
+    (resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const line = stdout.split('\n').find((l) => l.startsWith('{"url"'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `the NestJS 12 app exited (${code ?? signal}) before it listened\n` +
+              `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`,
+          ),
         ),
-      ),
-    );
-  });
+      );
+    },
+  );
   return { child, ready };
 }
 

@@ -3,7 +3,15 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { InvalidSessionOptionsError, MemorySessionStore } from 'nestjs-redis-sessions';
 import { createSampleApp } from '../sample/src/app.factory.js';
 import type { SampleOptions } from '../sample/src/app.module.js';
-import { ADAPTERS, SECRET, cookieOf, request, setCookies, type AdapterName } from './utils/app.js';
+import {
+  ADAPTERS,
+  SECRET,
+  cookieOf,
+  idOf,
+  request,
+  setCookies,
+  type AdapterName,
+} from './utils/app.js';
 import { startRedis, type RedisHandle } from './utils/redis-server.js';
 
 /** The sample as `npm start` builds it (same factory), initialised for supertest, silent. */
@@ -180,6 +188,7 @@ describe.each(ADAPTERS)('the sample app on %s', (adapter) => {
       const devices = await http().get('/devices').set('Cookie', cookie).expect(200);
       expect(devices.headers['cache-control']).toBe('no-store');
       expect(devices.text).toContain('This browser');
+      expect(devices.text).toContain('This is the only browser signed in as you');
 
       const logout = await http()
         .post('/logout')
@@ -195,6 +204,143 @@ describe.each(ADAPTERS)('the sample app on %s', (adapter) => {
       expect(unauthorized.text).not.toContain('Jane');
       await http().get('/devices').set('Cookie', cookie).expect(401);
       expect((await http().get('/nothing-here').expect(404)).text).toContain('Page not found');
+    });
+
+    /** Logs in with the form from a browser with this User-Agent; the session's cookie. */
+    const logIn = async (name: string, userAgent: string): Promise<string> => {
+      const form = await http().get('/login').set('User-Agent', userAgent).expect(200);
+      const login = await http()
+        .post('/login')
+        .set('Cookie', cookieOf(form))
+        .set('User-Agent', userAgent)
+        .type('form')
+        .send({ name, csrf_token: hiddenToken(form.text) })
+        .expect(303);
+      return cookieOf(login);
+    };
+    const CHROME =
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36';
+    const SAFARI =
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1';
+    const FIREFOX =
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0';
+    /** The handles in a devices page's Sign out forms (one per other device). */
+    const handles = (page: string) =>
+      [...page.matchAll(/name="handle" value="([^"]+)"/g)].map((match) => match[1]);
+
+    it("devices: lists the same user's browsers, signs one out, then every other, never another user's", async () => {
+      const laptop = await logIn('Jane', CHROME);
+      const phone = await logIn('jane', SAFARI); // one user: the name, ignoring case
+      const bob = await logIn('Bob', FIREFOX);
+
+      const list = await http().get('/devices').set('Cookie', laptop).set('User-Agent', CHROME);
+      expect(list.status).toBe(200);
+      expect(list.headers['cache-control']).toBe('no-store');
+      expect(list.text).toContain('Chrome on Linux');
+      expect(list.text).toContain('Safari on iPhone');
+      expect(list.text).not.toContain('Firefox'); // Bob's
+      expect(list.text).toContain('127.0.0.1');
+      expect(list.text).not.toContain('::ffff:');
+      expect(list.text).not.toContain(idOf(laptop)); // only handles, never ids
+      expect(list.text).not.toContain(idOf(phone));
+      const [phoneHandle, ...more] = handles(list.text);
+      expect(more).toEqual([]); // no Sign out button for this browser itself
+      const token = hiddenToken(list.text);
+
+      // CSRF first; then a handle of another user (Bob's) or of nothing ends nothing.
+      await http()
+        .post('/devices/revoke')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ handle: phoneHandle })
+        .expect(403);
+      const bobsOwn = await logIn('bob', SAFARI);
+      const [bobHandle] = handles((await http().get('/devices').set('Cookie', bobsOwn)).text);
+      expect(bobHandle).toMatch(/^[A-Za-z0-9_-]+$/); // Bob's first session, as his second sees it
+      for (const handle of [bobHandle, 'no-such-handle', '<b>']) {
+        await http()
+          .post('/devices/revoke')
+          .set('Cookie', laptop)
+          .type('form')
+          .send({ handle, csrf_token: token })
+          .expect(303)
+          .expect('Location', '/devices');
+      }
+      const refused = (await http().get('/devices').set('Cookie', laptop).expect(200)).text;
+      expect(refused).toContain('That device was already signed out.');
+      expect(refused).toContain('Choose a device to sign out.');
+      await http().get('/profile').set('Cookie', bob).expect(200);
+      await http().get('/profile').set('Cookie', bobsOwn).expect(200);
+
+      // This browser's own handle (as the phone's page shows it) is not signed out here.
+      const [laptopHandle] = handles(
+        (await http().get('/devices').set('Cookie', phone).expect(200)).text,
+      );
+      await http()
+        .post('/devices/revoke')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ handle: laptopHandle, csrf_token: token })
+        .expect(303);
+      expect((await http().get('/devices').set('Cookie', laptop).expect(200)).text).toContain(
+        'That is this browser: use Log out',
+      );
+
+      // The phone, signed out from the laptop: its next request is a visitor's.
+      await http()
+        .post('/devices/revoke')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ handle: phoneHandle, csrf_token: token })
+        .expect(303)
+        .expect('Location', '/devices');
+      const after = (await http().get('/devices').set('Cookie', laptop).expect(200)).text;
+      expect(after).toContain('Signed out one device');
+      expect(after).not.toContain('Safari on iPhone');
+      await http().get('/profile').set('Cookie', phone).expect(401);
+      await http().get('/devices').set('Cookie', phone).expect(401);
+
+      // Everywhere else: two more of Jane's, ended; Bob's sessions are not Jane's.
+      const tablet = await logIn('JANE', SAFARI);
+      const desktop = await logIn('Jane', FIREFOX);
+      await http()
+        .post('/devices/revoke-others')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ csrf_token: 'forged' })
+        .expect(403);
+      await http()
+        .post('/devices/revoke-others')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ csrf_token: token })
+        .expect(303)
+        .expect('Location', '/devices');
+      const alone = (await http().get('/devices').set('Cookie', laptop).expect(200)).text;
+      expect(alone).toContain('Signed out 2 other devices');
+      expect(alone).toContain('This is the only browser signed in as you');
+      for (const gone of [tablet, desktop])
+        await http().get('/profile').set('Cookie', gone).expect(401);
+      await http().get('/profile').set('Cookie', laptop).expect(200);
+      await http().get('/profile').set('Cookie', bob).expect(200);
+      await http()
+        .post('/devices/revoke-others')
+        .set('Cookie', laptop)
+        .type('form')
+        .send({ csrf_token: token })
+        .expect(303);
+      expect((await http().get('/devices').set('Cookie', laptop).expect(200)).text).toContain(
+        'No other device was signed in.',
+      );
+
+      // A visitor (with a valid token of its own session) is asked to log in.
+      const visitor = await http().get('/login').expect(200);
+      await http()
+        .post('/devices/revoke-others')
+        .set('Cookie', cookieOf(visitor))
+        .type('form')
+        .send({ csrf_token: hiddenToken(visitor.text) })
+        .expect(401);
     });
   });
 });

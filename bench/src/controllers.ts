@@ -1,4 +1,14 @@
-import { Controller, Get, Inject, Param, Req } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Param,
+  Req,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Session } from 'nestjs-redis-sessions';
 
@@ -94,15 +104,40 @@ export class LibController {
 export const FLOOR_REDIS = 'FLOOR_REDIS';
 
 /**
- * The floor for any Redis-backed session: one plain ioredis round trip per request and no session
- * code at all. Side experiments only (`VARIANTS=...,floor-fastify`), not in the default matrix.
+ * The round trips of a session alone, as plain ioredis commands and no session code: /read is
+ * one HGETALL, /write an HGETALL then an HSET, /login one HSET. With a no-op global interceptor
+ * in front (the `floor-*` variants) it is the least any design with a global interceptor costs.
  */
 @Controller()
 export class FloorController {
   constructor(@Inject(FLOOR_REDIS) private readonly redis: Redis) {}
 
+  @Get('none') none() {
+    return { ok: true };
+  }
   @Get('read') async read() {
     const fields = await this.redis.hgetall('floor');
     return read({ counter: fields.counter === undefined ? undefined : Number(fields.counter) });
+  }
+  @Get('write') async write() {
+    const fields = await this.redis.hgetall('floor');
+    const s: Bag = { counter: fields.counter === undefined ? undefined : Number(fields.counter) };
+    const body = write(s);
+    await this.redis.hset('floor', 'counter', String(s.counter));
+    return body;
+  }
+  @Get('login') async login() {
+    const s: Bag = {};
+    const body = login(s);
+    await this.redis.hset(`floor:${Math.random()}`, 'user', JSON.stringify(s.user));
+    return body;
+  }
+}
+
+/** A global interceptor that does nothing: what Nest's interceptor pipeline costs by itself. */
+@Injectable()
+export class NoopInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler) {
+    return next.handle();
   }
 }

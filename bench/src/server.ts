@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { Module, type INestApplication, type ModuleMetadata, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Module, type INestApplication, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyCookie from '@fastify/cookie';
@@ -9,14 +9,14 @@ import { RedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import { MemorySessionStore, RedisSessionModule, UseSession } from 'nestjs-redis-sessions';
-import { BareController, FLOOR_REDIS, FloorController, LibController, PeerController } from './controllers.js';
+import { BareController, FLOOR_REDIS, FloorController, LibController, NoopInterceptor, PeerController } from './controllers.js';
 import { ioredisForConnectRedis } from './ioredis-shim.js';
 
 // Usage: node bench/dist/server.js <variant> <port> <redis-url>
 const [variant, port, redisUrl] = process.argv.slice(2);
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
-export const VARIANTS = ['bare-express', 'express-session', 'lib-express', 'lib-route-express', 'bare-fastify', 'fastify-session', 'lib-fastify', 'lib-route-fastify', 'floor-express', 'floor-fastify', 'memory-express', 'memory-fastify'];
+export const VARIANTS = ['bare-express', 'express-session', 'lib-express', 'lib-route-express', 'bare-fastify', 'fastify-session', 'lib-fastify', 'lib-route-fastify', 'rt-express', 'rt-fastify', 'floor-express', 'floor-fastify', 'memory-express', 'memory-fastify'];
 
 function appModule(controller: Type, imports: ModuleMetadata['imports'] = []): Type {
   @Module({ imports, controllers: [controller] })
@@ -58,10 +58,14 @@ async function create(): Promise<{ app: INestApplication; redis?: Redis }> {
       const module = appModule(LibController, [RedisSessionModule.forRoot({ secret: SECRET, store: new MemorySessionStore() })]);
       return { app: await NestFactory.create(module, adapter(), { logger: [...logger] }) };
     }
+    case 'rt-express':
+    case 'rt-fastify':
     case 'floor-express':
     case 'floor-fastify': {
       const redis = new Redis(redisUrl);
-      @Module({ controllers: [FloorController], providers: [{ provide: FLOOR_REDIS, useValue: redis }] })
+      const providers: Provider[] = [{ provide: FLOOR_REDIS, useValue: redis }];
+      if (variant.startsWith('floor-')) providers.push({ provide: APP_INTERCEPTOR, useClass: NoopInterceptor });
+      @Module({ controllers: [FloorController], providers })
       class FloorModule {}
       return { app: await NestFactory.create(FloorModule, adapter(), { logger: [...logger] }), redis };
     }

@@ -143,6 +143,13 @@ export interface RedisSessionModuleOptions {
   encryptionKey?: string;
   /** Keys that still decrypt, never encrypt (key rotation). @default [] */
   oldEncryptionKeys?: string[];
+  /**
+   * Store each session under a keyed hash of its id (`<prefix>~<hash>`), so a key listing, a dump
+   * or MONITOR reveals no usable session id. `ids()` then lists those hashes, which
+   * `destroy`/`exists` accept too. Switching it on ends the sessions stored under plain keys.
+   * @default false
+   */
+  hashedKeys?: boolean;
   /** Store the client IP of a bound session (as the app's trust-proxy setting gives it). @default true */
   trackIp?: boolean;
   /** Store the User-Agent of a bound session. @default true */

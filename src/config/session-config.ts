@@ -32,6 +32,7 @@ export interface SessionConfig {
   userKey?: string;
   trackIp: boolean;
   rotationGraceMs: number;
+  hashedKeys: boolean;
   /** Encryption at rest, when an encryption key is configured. */
   cipher?: FieldCipher;
   trackUserAgent: boolean;
@@ -69,6 +70,7 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     userKey: dto.userKey,
     trackIp: dto.trackIp,
     rotationGraceMs: Math.round(dto.rotationGrace * 1000),
+    hashedKeys: dto.hashedKeys,
     cipher:
       dto.encryptionKey === undefined
         ? undefined

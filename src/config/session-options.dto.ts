@@ -162,6 +162,9 @@ export class SessionOptionsDto {
   @Max(300, { message: '$property must be at most 300 seconds' })
   rotationGrace!: number;
 
+  @IsBoolean()
+  hashedKeys!: boolean;
+
   @IsOptional()
   @IsString()
   encryptionKey?: string;
@@ -287,6 +290,7 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     userKey: options.userKey,
     rotationGrace: options.rotationGrace ?? 0,
     encryptionKey: options.encryptionKey,
+    hashedKeys: options.hashedKeys ?? false,
     oldEncryptionKeys: options.oldEncryptionKeys,
     trackIp: options.trackIp ?? true,
     trackUserAgent: options.trackUserAgent ?? true,

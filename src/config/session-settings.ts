@@ -39,6 +39,7 @@ const SETTINGS: Record<string, [Kind, string]> = {
   cluster_nodes: ['nodes', 'redis.clusterNodes'],
   user_key: ['string', 'userKey'],
   rotation_grace: ['number', 'rotationGrace'],
+  hashed_keys: ['bool', 'hashedKeys'],
   encryption_key: ['string', 'encryptionKey'],
   old_encryption_keys: ['list', 'oldEncryptionKeys'],
   track_ip: ['bool', 'trackIp'],

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { varyWith, type BoundaryOutcome } from './node-response.js';
-import { SESSION_RESPONSE, SESSION_SLOT, type SlottedRequest } from './session-slot.js';
+import { EXTRA_COOKIES, SESSION_SLOT, type SlottedRequest } from './session-slot.js';
 
 type Done = (error: Error | null, payload?: unknown) => void;
 
@@ -52,28 +52,25 @@ export type FastifyCommit = (
 ) => Promise<BoundaryOutcome>;
 
 /**
- * The response boundary on Fastify: `onRequest` links the raw response to the raw request (so a
- * guard or middleware that loads the session can hold it), and `onSend`, which Fastify awaits
- * before any header leaves, commits the session and adds its cookie. Both are callback hooks, so
- * a request that never loaded a session pays one property lookup.
+ * The response boundary on Fastify: `onSend`, which Fastify awaits before any header leaves (404s
+ * and errors included), commits the session, whatever loaded it, and adds its cookie. A callback
+ * hook, so a request that never loaded a session pays one property lookup.
  * @internal
  */
 export function registerFastifyHooks(instance: FastifyLikeInstance, commit: FastifyCommit): void {
-  instance.addHook('onRequest', ((
-    request: { raw: IncomingMessage },
-    reply: { raw: ServerResponse },
-    done: Done,
-  ) => {
-    (request.raw as SlottedRequest)[SESSION_RESPONSE] = reply.raw;
-    done(null);
-  }) as never);
   instance.addHook('onSend', ((
     request: { raw: IncomingMessage },
     reply: FastifyLikeReply,
     payload: unknown,
     done: Done,
   ) => {
-    const slot = (request.raw as SlottedRequest)[SESSION_SLOT];
+    const raw = request.raw as SlottedRequest;
+    const extra = raw[EXTRA_COOKIES];
+    if (extra !== undefined) {
+      raw[EXTRA_COOKIES] = undefined;
+      for (const cookie of extra) reply.header('set-cookie', cookie);
+    }
+    const slot = raw[SESSION_SLOT];
     if (slot === undefined || slot.committed) return done(null, payload);
     commit(request, false, reply.statusCode).then(
       (outcome) => {

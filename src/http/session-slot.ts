@@ -28,6 +28,9 @@ export const SESSION_SLOT = Symbol.for('nestjs-redis-sessions:slot');
 /** The raw response of a request, linked by the Fastify onRequest hook (Express has `req.res`). @internal */
 export const SESSION_RESPONSE = Symbol.for('nestjs-redis-sessions:response');
 
+/** Set-Cookie values to add to a response that has no session commit (Fastify's onSend adds them). @internal */
+export const EXTRA_COOKIES = Symbol.for('nestjs-redis-sessions:extra-cookies');
+
 /** A raw Node request as the library sees it. @internal */
 export type SlottedRequest = IncomingMessage & {
   raw?: IncomingMessage;
@@ -36,6 +39,7 @@ export type SlottedRequest = IncomingMessage & {
   protocol?: string;
   [SESSION_SLOT]?: SessionSlot;
   [SESSION_RESPONSE]?: ServerResponse;
+  [EXTRA_COOKIES]?: string[];
 };
 
 /** The raw Node request behind an Express, Fastify or raw request. @internal */

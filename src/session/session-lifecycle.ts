@@ -1,16 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { SessionConfig } from '../config/session-config.js';
-import { SESSION_CONFIG } from '../redis-session.providers.js';
+import { SESSION_CONFIG, SESSION_STORE_IN_USE } from '../redis-session.providers.js';
+import { HashedKeyStore } from '../store/hashed-key.store.js';
 import {
   SESSION_ID_PATTERN,
   idForLog,
   type VerifiedId,
 } from '../security/cookie-signature.util.js';
 import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
-import { SessionStore } from '../store/session-store.interface.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
 import { SessionEvents, type SessionEventType } from '../users/session-events.js';
-import { FORWARD, META, SYSTEM, SessionState, type UserId } from './session-state.js';
+import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
 
 const QUIET_MS = 5000;
@@ -40,14 +41,19 @@ export class SessionLifecycle {
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
-    @Inject(SessionStore) readonly store: SessionStore,
+    @Inject(SESSION_STORE_IN_USE) readonly store: SessionStore,
     readonly events: SessionEvents,
   ) {}
+
+  /** The id the store keeps for a session id (a keyed hash with `hashed_keys`). */
+  storeIdOf(id: string): string {
+    return this.store instanceof HashedKeyStore ? this.store.storeIdOf(id) : id;
+  }
 
   /** A session's handle: derived from its id by a keyed hash, safe to show, never reversible. */
   handleOf(id: string): string {
     return createHmac('sha256', this.config.secretKeys[0])
-      .update(`handle:${id}`)
+      .update(`handle:${this.storeIdOf(id)}`)
       .digest('base64url')
       .slice(0, 22);
   }
@@ -171,7 +177,9 @@ export class SessionLifecycle {
     if (state.readOnly) return 'none';
     this.syncUserKey(state);
     if (options.failed) this.dropIdentityChanges(state);
-    if (options.failed && state.intent === 'rotate') return 'none';
+    // A regenerate in a failed request is a login that did not happen: nothing of it is written,
+    // on an existing session and on a new one alike.
+    if (options.failed && (state.intent === 'rotate' || state.rotated)) return 'none';
     const { serializer, maxSize, maxFields } = this.config;
     const delta = this.encrypt(
       sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
@@ -208,8 +216,10 @@ export class SessionLifecycle {
 
   /** Binds the state to a user, with the client's metadata (as tracking allows). */
   bind(state: SessionState, user: UserId): void {
+    const now = Date.now();
+    if (state.user !== user) state.system.set(SYSTEM.signedIn, now);
     state.system.set(SYSTEM.user, user);
-    state.system.set(SYSTEM.lastSeen, Date.now());
+    state.system.set(SYSTEM.lastSeen, now);
     const client = state.client();
     if (this.config.trackUserAgent && client.userAgent !== undefined)
       state.system.set(SYSTEM.userAgent, client.userAgent.slice(0, 512));
@@ -272,8 +282,7 @@ export class SessionLifecycle {
     };
     if (state.csrfRotated) restore(SYSTEM.csrf);
     if (state.userChanged) {
-      for (const field of [SYSTEM.user, SYSTEM.lastSeen, SYSTEM.userAgent, SYSTEM.ip])
-        restore(field);
+      for (const field of USER_FIELDS) restore(field);
       state.userChanged = false;
     }
     // A user key written in the failed request is part of the login that did not happen.

@@ -34,11 +34,22 @@ export const SYSTEM = {
   user: '$u',
   /** When the bound session was last seen (ms), at the touch granularity. */
   lastSeen: '$l',
+  /** When the session was bound to its user (ms): the "signed in" time of a device list. */
+  signedIn: '$s',
   userAgent: '$g',
   ip: '$i',
 } as const;
 
-/** A user id as the per-user index takes it. @internal */
+/** The fields a user binding consists of. @internal */
+export const USER_FIELDS = [
+  SYSTEM.user,
+  SYSTEM.lastSeen,
+  SYSTEM.signedIn,
+  SYSTEM.userAgent,
+  SYSTEM.ip,
+] as const;
+
+/** A user id as the per-user index takes it. @publicApi */
 export type UserId = string | number;
 
 /**
@@ -151,8 +162,12 @@ export class SessionState {
     return typeof user === 'string' || typeof user === 'number' ? user : undefined;
   }
 
+  /** regenerate() was called in this request (an identity change, even on a new session). */
+  rotated = false;
+
   /** Moves the session to `id` at commit, keeping its data (regenerate). */
   rotate(id: string): void {
+    this.rotated = true;
     if (this.persisted) {
       this.predecessor = this.id;
       this.persisted = false;

@@ -1,4 +1,5 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import type { SessionConfig } from '../config/session-config.js';
 import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
@@ -9,11 +10,12 @@ import {
   slotOf,
   type SessionSlot,
 } from '../http/session-slot.js';
-import { SESSION_CONFIG } from '../redis-session.providers.js';
+import { SESSION_CONFIG, SESSION_STORE_IN_USE } from '../redis-session.providers.js';
+import { HashedKeyStore } from '../store/hashed-key.store.js';
 import { SessionCookies } from '../security/session-cookie.js';
 import type { SessionData } from '../session-data.interface.js';
 import { SessionStoreUnavailableException } from '../session.errors.js';
-import { SessionStore } from '../store/session-store.interface.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 import { LegacySessionImporter } from '../legacy/legacy-session.importer.js';
 import { RedisSessionStore } from '../store/redis-session.store.js';
 import { reviveSession } from './session-codec.js';
@@ -29,6 +31,12 @@ const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
  * The client's user agent and IP, as the platform gives them: Express's `req.ip` and Fastify's
  * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
  */
+/** The raw Node response of a platform response (Fastify's reply), if it has one. */
+function rawOf(response: object | undefined): ServerResponse | undefined {
+  const raw = (response as { raw?: ServerResponse } | undefined)?.raw;
+  return raw !== undefined && typeof raw.writeHead === 'function' ? raw : undefined;
+}
+
 function clientOf(request: object): { userAgent?: string; ip?: string } {
   const req = request as {
     ip?: unknown;
@@ -54,15 +62,16 @@ export class SessionManager {
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
-    @Inject(SessionStore) readonly store: SessionStore,
+    @Inject(SESSION_STORE_IN_USE) readonly store: SessionStore,
     readonly lifecycle: SessionLifecycle,
   ) {
     this.cookies = new SessionCookies(config);
-    if (config.legacy !== undefined && store instanceof RedisSessionStore) {
+    const redis = store instanceof HashedKeyStore ? store.inner : store;
+    if (config.legacy !== undefined && redis instanceof RedisSessionStore) {
       const { logger } = lifecycle;
       this.legacy = new LegacySessionImporter(
         config.legacy,
-        store.client,
+        redis.client,
         store,
         config.secretKeys[0],
         config.timeoutSeconds * 1000,
@@ -76,17 +85,21 @@ export class SessionManager {
     }
   }
 
-  /** The request's session, loaded at most once per request; holds its response until the commit. */
-  load(request: object): Promise<SessionData> {
+  /**
+   * The request's session, loaded at most once per request; holds its raw response until the
+   * commit: Express's is reached from the request, Fastify's comes with the context (and its
+   * `onSend` hook commits whatever loaded the session).
+   */
+  load(request: object, response?: object): Promise<SessionData> {
     const raw = rawRequest(request);
     const existing = raw[SESSION_SLOT];
     if (existing !== undefined) return existing.promise;
     const slot = {} as SessionSlot;
     raw[SESSION_SLOT] = slot;
-    const response = rawResponseOf(raw);
-    if (response !== undefined) {
+    const held = rawResponseOf(raw) ?? rawOf(response);
+    if (held !== undefined) {
       slot.held = true;
-      holdNodeResponse(response, (headersLeft, status) =>
+      holdNodeResponse(held, (headersLeft, status) =>
         this.commitAtBoundary(request, headersLeft, status),
       );
     }

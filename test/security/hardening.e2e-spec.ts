@@ -1,5 +1,7 @@
-import { MemorySessionStore } from '../../src/index.js';
+import { MemorySessionStore, SessionService } from '../../src/index.js';
 import { HardeningTestController } from '../app/hardening-test.controller.js';
+import { Latches } from '../app/security-test.controller.js';
+import { UsersTestController } from '../app/users-test.controller.js';
 import {
   ADAPTERS,
   SECRET,
@@ -225,6 +227,48 @@ describe.each(ADAPTERS)('the SHOULDs on %s', (adapter) => {
       await bed.http().get('/h/regenerate').set('Cookie', old).expect(200);
       expect(await bed.redis.client.exists(bed.key(idOf(old)))).toBe(0);
       await bed.http().get('/h/read').set('Cookie', old).expect(200, { data: {} });
+    } finally {
+      await bed.close();
+    }
+  });
+
+  it('hashed keys: no key names a usable id; sessions, regenerate, the user index and admin work', async () => {
+    const bed = await sessionBed(
+      adapter,
+      { hashedKeys: true },
+      {
+        metadata: {
+          controllers: [HardeningTestController, UsersTestController],
+          providers: [Latches],
+        },
+      },
+    );
+    try {
+      const cookie = cookieOf(await bed.http().get('/u/login/zoe').expect(200));
+      const second = cookieOf(await bed.http().get('/u/login/zoe').expect(200));
+      const keys = await bed.keys();
+      for (const id of [idOf(cookie), idOf(second)])
+        expect(keys.some((k) => k.includes(id))).toBe(false);
+      const index = await bed.redis.client.zrange(`${bed.redis.prefix}user:zoe`, '0', '-1');
+      expect(index.every((member) => member.startsWith('~'))).toBe(true);
+      await bed.http().get('/u/me').set('Cookie', cookie).expect(200, { user: 'zoe' });
+      const rotated = cookieOf(
+        await bed.http().get('/h/regenerate').set('Cookie', cookie).expect(200),
+      );
+      await bed.http().get('/u/me').set('Cookie', rotated).expect(200, { user: 'zoe' });
+      const list = (await bed.http().get('/u/devices').set('Cookie', rotated).expect(200)).body;
+      expect(list).toHaveLength(2);
+      expect(list.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+      expect(
+        (await bed.http().get('/u/revoke-others').set('Cookie', rotated).expect(200)).body,
+      ).toEqual({ ended: 1 });
+      await bed.http().get('/u/me').set('Cookie', second).expect(200, { user: null });
+      const sessions = bed.app.get(SessionService);
+      const ids: string[] = [];
+      for await (const id of sessions.ids()) ids.push(id);
+      expect(ids.length).toBeGreaterThan(0);
+      for (const id of ids) expect(await sessions.destroy(id)).toBe(true);
+      await bed.http().get('/u/me').set('Cookie', rotated).expect(200, { user: null });
     } finally {
       await bed.close();
     }

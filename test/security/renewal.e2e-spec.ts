@@ -179,7 +179,12 @@ describe('case 19: a failed renewal leaves no half-written session', () => {
   it('surfaces the error, writes nothing under the new id and keeps the old session intact', async () => {
     class FailingCreate extends MemorySessionStore {
       failCreates = false;
-      override async create(id: string, fields: string[], ttl: number, abs?: number): Promise<boolean> {
+      override async create(
+        id: string,
+        fields: string[],
+        ttl: number,
+        abs?: number,
+      ): Promise<boolean> {
         if (this.failCreates) throw new Error('disk on fire');
         return super.create(id, fields, ttl, abs);
       }
@@ -202,7 +207,10 @@ describe('case 19: a failed renewal leaves no half-written session', () => {
       for await (const id of store.ids()) ids.push(id);
       // The new session is written before the old one is deleted: a failure loses nothing.
       expect(ids).toEqual([idOf(cookie)]);
-      await request(app.getHttpServer()).get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
+      await request(app.getHttpServer())
+        .get('/read')
+        .set('Cookie', cookie)
+        .expect(200, { counter: 1 });
     } finally {
       await app.close();
     }

@@ -16,7 +16,8 @@ export function capturedLogs(): CapturedLog[] {
 
 function capture(level: CapturedLog['level']) {
   return (message: unknown, ...rest: unknown[]) => {
-    const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
+    const context =
+      typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
     const text = message instanceof Error ? message.message : String(message);
     (store.__nestCaptured ??= []).push({ level, context, message: text });
     (store.__nestLogs ??= []).push(`${level.toUpperCase()} [${context ?? ''}] ${text}`);

@@ -6,8 +6,9 @@ export const MAX_NAME = 60;
 export const MAX_BIO = 500;
 
 /**
- * The session life cycle shared by the HTML pages and the JSON API: count a visit, log in, save
- * the bio, log out. Input problems are thrown as 400s with a message fit to show a person.
+ * The session life cycle shared by the HTML pages and the JSON API: count a visit, log in (with
+ * the library's `login`, which binds the session to the user), save the bio, log out. Input
+ * problems are thrown as 400s with a message fit to show a person.
  */
 @Injectable()
 export class AccountService {
@@ -36,14 +37,30 @@ export class AccountService {
     return bio;
   }
 
-  logIn(session: SessionData, name: string, userAgent: string | undefined): void {
-    // A new id (and CSRF token) first, so that an id planted before login (fixation) is worth
-    // nothing after it; the user is assigned last, once everything else about the login is set.
-    this.sessions.regenerate(session);
-    const now = new Date().toISOString();
-    session.device = { userAgent: (userAgent ?? 'unknown browser').slice(0, 300), signedInAt: now };
+  /**
+   * The account a name logs in to: the name, ignoring case, so "Jane" on a phone and "jane" on a
+   * laptop are one user with two sessions (what "Your devices" lists). No password here: anyone
+   * who types a name is that user.
+   */
+  userIdOf(name: string): string {
+    return name.normalize('NFC').toLowerCase();
+  }
+
+  /** The user the session is logged in as, or `undefined` for a visitor. */
+  loggedInUserId(session: SessionData): string | undefined {
+    const userId = this.sessions.getUser(session);
+    return session.user && userId !== undefined ? String(userId) : undefined;
+  }
+
+  logIn(session: SessionData, name: string): void {
+    // One call: a new id (so an id planted before login, fixation, is worth nothing after it),
+    // the binding to the user (the per-user index behind "Your devices", with this browser's
+    // User-Agent and IP) and a new CSRF token; all of it is dropped if the request fails. Plain
+    // keys may not be (a new session keeps them): `user` is what makes the pages say "logged
+    // in", so it is assigned last, once nothing of the login can throw any more.
+    this.sessions.login(session, this.userIdOf(name));
     this.sessions.flash(session, `Welcome, ${name}`);
-    session.user = { name, loggedInAt: now };
+    session.user = { name, loggedInAt: new Date().toISOString() };
   }
 
   /** Deletes the session (key and cookie); nothing of the user survives it. */

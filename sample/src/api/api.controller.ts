@@ -2,7 +2,6 @@ import {
   Body,
   Controller,
   Get,
-  Headers,
   HttpCode,
   Post,
   UnauthorizedException,
@@ -39,13 +38,9 @@ export class ApiController {
   @Post('login')
   @HttpCode(200)
   @UseGuards(CsrfGuard)
-  login(
-    @Session() session: SessionData,
-    @Body() body: unknown,
-    @Headers('user-agent') userAgent?: string,
-  ) {
+  login(@Session() session: SessionData, @Body() body: unknown) {
     const name = this.account.nameFrom(body);
-    this.account.logIn(session, name, userAgent);
+    this.account.logIn(session, name);
     return { user: name, csrfToken: this.sessions.getCsrfToken(session) };
   }
 

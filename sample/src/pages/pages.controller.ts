@@ -3,7 +3,6 @@ import {
   Body,
   Controller,
   Get,
-  Headers,
   Post,
   Redirect,
   UnauthorizedException,
@@ -55,11 +54,7 @@ export class PagesController {
   @Post('login')
   @UseGuards(CsrfGuard)
   @Redirect('/', SEE_OTHER)
-  login(
-    @Session() session: SessionData,
-    @Body() body: unknown,
-    @Headers('user-agent') userAgent?: string,
-  ) {
+  login(@Session() session: SessionData, @Body() body: unknown) {
     let name: string;
     try {
       name = this.account.nameFrom(body);
@@ -68,7 +63,7 @@ export class PagesController {
       this.sessions.flash(session, error.message, 'error');
       return { url: '/login' };
     }
-    this.account.logIn(session, name, userAgent);
+    this.account.logIn(session, name);
     return { url: '/' };
   }
 

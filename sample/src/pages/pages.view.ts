@@ -2,30 +2,18 @@ import type { SessionData } from 'nestjs-redis-sessions';
 import { MAX_BIO, MAX_NAME } from '../account/account.service.js';
 import { html } from '../views/html.js';
 import { layout, type PageFrame } from '../views/layout.js';
+import { since, time } from '../views/time.js';
 
 type Frame = Omit<PageFrame, 'title' | 'active'>;
 type User = NonNullable<SessionData['user']>;
-
-function time(iso: string): string {
-  return new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-/** "just now", "5 minutes ago", "2 hours ago", or the date. */
-function since(iso: string): string {
-  const minutes = Math.floor((Date.now() - Date.parse(iso)) / 60_000);
-  if (minutes < 1) return 'just now';
-  if (minutes < 60) return `${minutes} minute${minutes === 1 ? '' : 's'} ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} hour${hours === 1 ? '' : 's'} ago`;
-  return `on ${time(iso)}`;
-}
 
 export function homePage(frame: Frame, user: User | undefined, visits: number): string {
   const who = user
     ? html`<h1>Hello, ${user.name}</h1>
         <p>
           You logged in ${since(user.loggedInAt)}. Your <a href="/profile">profile</a> is private to
-          this session; <a href="/devices">Your devices</a> lists where you are signed in.
+          this session; <a href="/devices">Your devices</a> lists every browser signed in as you,
+          and signs them out.
         </p>`
     : html`<h1>Welcome</h1>
         <p>You are not logged in. <a class="button" href="/login">Log in</a></p>
@@ -68,8 +56,9 @@ export function loginPage(frame: Frame, csrfToken: string, user: User | undefine
         <button type="submit">Log in</button>
       </form>
       <p class="muted">
-        No password: any name logs in. Logging in gives the session a new id, so a cookie planted
-        before it is worth nothing after.
+        No password: any name logs in, and the same name (in any case) in another browser is the
+        same user, listed under Your devices. Logging in gives the session a new id, so a cookie
+        planted before it is worth nothing after.
       </p>
     </section>`,
   );

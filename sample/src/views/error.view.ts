@@ -3,11 +3,10 @@ import { layout, type PageFrame } from './layout.js';
 
 /** What a person is told for an error status, and where they can go from there. */
 function explain(status: number, path: string): { title: string; body: SafeHtml } {
-  const formPage = path.startsWith('/profile')
-    ? '/profile'
-    : path.startsWith('/login')
-      ? '/login'
-      : '/';
+  const formPage =
+    ['/profile', '/devices', '/login'].find(
+      (page) => path === page || path.startsWith(`${page}/`),
+    ) ?? '/';
   switch (status) {
     case 401:
       return {

@@ -1,6 +1,9 @@
 import { SafeHtml, html } from './html.js';
 
-/** What every page shows around its content: who is logged in, and the flash messages. */
+/**
+ * What every page shows around its content: who is logged in (and, for them, the Profile and
+ * Your devices links), and the flash messages.
+ */
 export interface PageFrame {
   title: string;
   /** The logged-in user's name; absent for visitors. */
@@ -36,7 +39,14 @@ const STYLE = `
   label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
   input[type=text], textarea { width: 100%; padding: .5rem .6rem; border: 1px solid #cbd2d9; border-radius: .35rem; font: inherit; }
   button, .button { display: inline-block; margin-top: .9rem; padding: .45rem 1rem; border: 0; border-radius: .35rem; background: var(--brand); color: #fff; font: inherit; cursor: pointer; text-decoration: none; }
-  .who button { margin: 0; padding: .25rem .7rem; background: #fff; color: var(--ink); border: 1px solid #cbd2d9; }
+  .who button, button.secondary { margin: 0; padding: .25rem .7rem; background: #fff; color: var(--ink); border: 1px solid #cbd2d9; }
+  button.secondary:hover, .who button:hover { border-color: var(--muted); }
+  table { width: 100%; border-collapse: collapse; margin: .5rem 0 0; }
+  th, td { text-align: left; padding: .55rem .5rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+  th { color: var(--muted); font-weight: 600; font-size: .85rem; }
+  td.action { text-align: right; white-space: nowrap; }
+  .badge { display: inline-block; margin-left: .4rem; padding: 0 .45rem; border-radius: 1rem; background: #e3f8e8; color: #1e6b35; font-size: .8rem; font-weight: 600; }
+  .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
   .muted { color: var(--muted); }
   .count { font-size: 2.25rem; font-weight: 700; color: var(--brand); }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .35rem 1rem; margin: 0; }
@@ -84,8 +94,14 @@ export function layout(frame: PageFrame, content: SafeHtml): string {
             <a class="brand" href="/">Sessions sample</a>
             <nav>
               ${navLink('/', 'Home', 'home', frame.active)}
-              ${navLink('/profile', 'Profile', 'profile', frame.active)}
-              ${navLink('/devices', 'Your devices', 'devices', frame.active)}
+              ${
+                frame.user
+                  ? [
+                      navLink('/profile', 'Profile', 'profile', frame.active),
+                      navLink('/devices', 'Your devices', 'devices', frame.active),
+                    ]
+                  : ''
+              }
             </nav>
             <div class="who">${who}</div>
           </div>
