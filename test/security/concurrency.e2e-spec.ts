@@ -144,5 +144,6 @@ describe.each(ADAPTERS)('concurrency on %s', (adapter) => {
     expect(statuses).toBe(total);
     expect(setCookieCount).toBe(0);
     expect((await bed.keys()).length).toBe(before + 1);
-  });
+    // A flood is bounded by its count, not by time: a slow or shared machine gets room.
+  }, 180_000);
 });
