@@ -64,7 +64,12 @@ export function appendRawSetCookie(res: ServerResponse, values: string[]): void 
  * lets the headers go, and the commit is then told they left (no cookie can follow them).
  * @internal
  */
-export function holdNodeResponse(res: ServerResponse, commit: BoundaryCommit): void {
+export function holdNodeResponse(
+  res: ServerResponse,
+  commit: BoundaryCommit,
+  /** The commit already ran elsewhere (Fastify's onSend): the response passes straight through. */
+  committedElsewhere: () => boolean = () => false,
+): void {
   const target = res as unknown as Record<string, Writer>;
   const writeHead = res.writeHead as unknown as Writer;
   const write = res.write as unknown as Writer;
@@ -87,7 +92,7 @@ export function holdNodeResponse(res: ServerResponse, commit: BoundaryCommit): v
   };
 
   target.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (done || committing) return writeHead.apply(this, args);
+    if (done || committing || committedElsewhere()) return writeHead.apply(this, args);
     deferred = args;
     return this;
   };
@@ -100,7 +105,7 @@ export function holdNodeResponse(res: ServerResponse, commit: BoundaryCommit): v
     return flushHeaders.apply(this, args);
   };
   target.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (done || committing) {
+    if (done || committing || committedElsewhere()) {
       release();
       return end.apply(this, args);
     }

@@ -99,8 +99,10 @@ export class SessionManager {
     const held = rawResponseOf(raw) ?? rawOf(response);
     if (held !== undefined) {
       slot.held = true;
-      holdNodeResponse(held, (headersLeft, status) =>
-        this.commitAtBoundary(request, headersLeft, status),
+      holdNodeResponse(
+        held,
+        (headersLeft, status) => this.commitAtBoundary(request, headersLeft, status),
+        () => slot.committed === true,
       );
     }
     slot.promise = this.resolve(raw.headers?.cookie as string | undefined).then((state) => {
