@@ -14,19 +14,12 @@ export interface SessionSlot {
   committed?: boolean;
   /** The handler (or a resolver) threw: identity changes made in this request are dropped. */
   failed?: boolean;
-  /** Headers left before the commit could set a cookie (SSE, streamed `@Res()`): no new session. */
-  headersLeft?: boolean;
-  /** The raw response is held until the commit ends (installed once). */
-  held?: boolean;
 }
 
 // Symbol.for: an ESM and a CJS copy of the library loaded in one process must find each other's
 // slots, or a guard using one copy and the interceptor of the other would load twice.
 /** Slot key on the raw Node request, shared by Express, Fastify and middleware. @internal */
 export const SESSION_SLOT = Symbol.for('nestjs-redis-sessions:slot');
-
-/** The raw response of a request, linked by the Fastify onRequest hook (Express has `req.res`). @internal */
-export const SESSION_RESPONSE = Symbol.for('nestjs-redis-sessions:response');
 
 /** Set-Cookie values to add to a response that has no session commit (Fastify's onSend adds them). @internal */
 export const EXTRA_COOKIES = Symbol.for('nestjs-redis-sessions:extra-cookies');
@@ -38,7 +31,6 @@ export type SlottedRequest = IncomingMessage & {
   secure?: boolean;
   protocol?: string;
   [SESSION_SLOT]?: SessionSlot;
-  [SESSION_RESPONSE]?: ServerResponse;
   [EXTRA_COOKIES]?: string[];
 };
 
@@ -52,11 +44,8 @@ export function slotOf(request: object): SessionSlot | undefined {
   return rawRequest(request)[SESSION_SLOT];
 }
 
-/** The raw response of a raw request, when the platform linked one. @internal */
+/** The raw response Express puts on its request; a Fastify or bare request (a WebSocket message) has none. @internal */
 export function rawResponseOf(raw: SlottedRequest): ServerResponse | undefined {
-  const linked = raw[SESSION_RESPONSE];
-  if (linked !== undefined) return linked;
-  // Express puts the response on the request; a bare object (a WebSocket message) has none.
   const res = raw.res as (ServerResponse & { writeHead?: unknown }) | undefined;
   return res !== undefined && typeof res.writeHead === 'function' ? res : undefined;
 }

@@ -17,6 +17,30 @@ export interface Delta {
   empty: boolean;
 }
 
+/** UTF-8 bytes of field/value pairs. */
+function bytesOfPairs(pairs: string[]): number {
+  let bytes = 0;
+  for (const text of pairs) bytes += Buffer.byteLength(text);
+  return bytes;
+}
+
+/** UTF-8 bytes of stored fields. */
+function bytesOf(fields: Map<string, string>): number {
+  let bytes = 0;
+  for (const [field, text] of fields) bytes += Buffer.byteLength(field) + Buffer.byteLength(text);
+  return bytes;
+}
+
+/**
+ * Whether a size counted in UTF-16 units is over a byte limit: UTF-8 takes 1 to 3 bytes per unit,
+ * so only a count between a third of the limit and the limit needs the exact bytes.
+ */
+function overLimit(units: number, limit: number, bytes: () => number): boolean {
+  if (units * 3 <= limit) return false;
+  if (units > limit) return true;
+  return bytes() > limit;
+}
+
 /** Deepest nesting a stored value may have: deeper JSON parses, but cannot be serialized again. */
 const MAX_DEPTH = 1000;
 
@@ -75,7 +99,7 @@ export function reviveSession(
   const state = new SessionState(id, data, created, deadline, timeout);
   let size = 0;
   for (const [field, text] of fields) {
-    if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
+    size += field.length + text.length;
     if (field === META.created || field === META.deadline || field === META.timeout) continue;
     if (tooDeep(text))
       throw new CorruptSessionError(`field ${field.length} chars long nests too deep`);
@@ -104,7 +128,7 @@ export function reviveSession(
     }
     state.snapshot.set(field, text);
   }
-  if (maxSize !== undefined && size > maxSize) {
+  if (maxSize !== undefined && overLimit(size, maxSize, () => bytesOf(fields))) {
     throw new CorruptSessionError(`the stored session is larger than max_size (${maxSize} bytes)`);
   }
   state.persisted = true;
@@ -129,6 +153,8 @@ export function sessionDelta(
 ): Delta {
   const set: string[] = [];
   const all: string[] = [];
+  // Counted in UTF-16 units, which bound UTF-8 bytes within 3x: exact bytes are computed only
+  // for a session that could be over the limit, never on the common path.
   let size = 0;
   let kept = 0;
   let count = 0;
@@ -143,7 +169,7 @@ export function sessionDelta(
       throw new SessionSerializationError(name, 'the serializer did not return a string');
     count++;
     if (withAll) all.push(field, text);
-    if (maxSize !== undefined) size += Buffer.byteLength(field) + Buffer.byteLength(text);
+    size += field.length + text.length;
     const before = state.snapshot.get(field);
     if (before !== undefined) kept++;
     if (before !== text) set.push(field, text);
@@ -158,8 +184,12 @@ export function sessionDelta(
   }
   for (const [field, value] of state.system) if (value !== undefined) add(field, field, value);
   // Only a commit that writes can grow the session: a read never fails on the limit.
-  if (maxSize !== undefined && size > maxSize && (set.length > 0 || withAll))
-    throw new SessionTooLargeError(size, maxSize);
+  if (maxSize !== undefined && (set.length > 0 || withAll)) {
+    // Every field's text, for the rare exact count: `all` when collected, else one more pass.
+    const texts = () => (withAll ? all : sessionDelta(state, serializer, undefined, true).all);
+    if (overLimit(size, maxSize, () => bytesOfPairs(texts())))
+      throw new SessionTooLargeError(bytesOfPairs(texts()), maxSize);
+  }
   const remove: string[] = [];
   if (kept < state.snapshot.size) {
     for (const field of state.snapshot.keys()) {

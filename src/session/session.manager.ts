@@ -27,6 +27,10 @@ const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server 
 
 const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
 
+// Built once: every committed response carries one of these two lists.
+const SESSION_HEADERS: [string, string][] = [['vary', 'Cookie']];
+const SET_COOKIE_HEADERS: [string, string][] = [...SESSION_HEADERS, ['cache-control', 'no-store']];
+
 /**
  * The client's user agent and IP, as the platform gives them: Express's `req.ip` and Fastify's
  * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
@@ -98,7 +102,6 @@ export class SessionManager {
     raw[SESSION_SLOT] = slot;
     const held = rawResponseOf(raw) ?? rawOf(response);
     if (held !== undefined) {
-      slot.held = true;
       holdNodeResponse(
         held,
         (headersLeft, status) => this.commitAtBoundary(request, headersLeft, status),
@@ -168,7 +171,7 @@ export class SessionManager {
     if (failed && !this.config.cookieOnException) return [];
     const action = await this.lifecycle.persist(state, {
       failed,
-      canSetCookie: !headersLeft && !slot.headersLeft,
+      canSetCookie: !headersLeft,
     });
     const secure =
       this.config.cookieSecure === 'auto' ? isHttps(request) : this.config.cookieSecure;
@@ -212,8 +215,6 @@ export class SessionManager {
     }
     // A response built from a session differs per cookie: shared caches must not mix them up,
     // and one that sets the cookie must never be stored and replayed to someone else.
-    const headers: [string, string][] = [['vary', 'Cookie']];
-    if (cookies.length > 0) headers.push(['cache-control', 'no-store']);
-    return { cookies, headers };
+    return { cookies, headers: cookies.length > 0 ? SET_COOKIE_HEADERS : SESSION_HEADERS };
   }
 }
