@@ -247,20 +247,16 @@ export class SessionService {
   ): Promise<UserSessionInfo[]> {
     checkUserId(userId);
     const { lifecycle } = this.manager;
-    const fields = [
-      SYSTEM.user,
+    const entries = await this.indexed(userId, [
       META_CREATED,
       SYSTEM.lastSeen,
       SYSTEM.userAgent,
       SYSTEM.ip,
       SYSTEM.signedIn,
-    ];
-    const entries = (await this.indexed(userId, fields)).filter(
-      ({ values }) => values[0] !== null && String(JSON.parse(values[0])) === String(userId),
-    );
+    ]);
     const currentId = current === undefined ? undefined : lifecycle.storeIdOf(stateOf(current).id);
     const parse = (text: string | null) => (text === null ? undefined : JSON.parse(text));
-    const list = entries.map(({ id, values: [, stored, seen, agent, ip, signedIn] }) => {
+    const list = entries.map(({ id, values: [stored, seen, agent, ip, signedIn] }) => {
       // Signed in: when the session was bound to the user (a session kept across login would
       // otherwise show when the visitor first came).
       const created = signedIn === null ? stored : String(parse(signedIn));
@@ -287,10 +283,10 @@ export class SessionService {
   async revokeSession(userId: UserId, handle: string): Promise<boolean> {
     checkUserId(userId);
     const { lifecycle, store } = this.manager;
-    const entries = await this.indexed(userId, [SYSTEM.user]);
-    const entry = entries.find(({ id }) => lifecycle.handleOf(id) === handle);
-    if (entry === undefined || entry.values[0] === null) return false;
-    if (String(JSON.parse(entry.values[0])) !== String(userId)) return false;
+    const entry = (await this.indexed(userId, [])).find(
+      ({ id }) => lifecycle.handleOf(id) === handle,
+    );
+    if (entry === undefined) return false;
     const ended = await this.guard(store.destroy(entry.id));
     await this.guard(store.indexRemove?.(String(userId), [entry.id]) ?? Promise.resolve());
     if (ended) lifecycle.emit('session.destroyed', entry.id, userId);
@@ -309,19 +305,16 @@ export class SessionService {
     const { lifecycle, store } = this.manager;
     const keep =
       options.except === undefined ? undefined : lifecycle.storeIdOf(stateOf(options.except).id);
-    const entries = await this.indexed(userId, [SYSTEM.user]);
+    const ids = (await this.indexed(userId, [])).map(({ id }) => id).filter((id) => id !== keep);
+    // All at once: on Cluster each DEL goes to its own node in parallel.
+    const results = await this.guard(Promise.all(ids.map((id) => store.destroy(id))));
     let ended = 0;
-    const removed: string[] = [];
-    for (const { id, values } of entries) {
-      if (id === keep || values[0] === null || String(JSON.parse(values[0])) !== String(userId))
-        continue;
-      if (await this.guard(store.destroy(id))) {
-        ended++;
-        lifecycle.emit('session.destroyed', id, userId);
-      }
-      removed.push(id);
-    }
-    await this.guard(store.indexRemove?.(String(userId), removed) ?? Promise.resolve());
+    results.forEach((existed, i) => {
+      if (!existed) return;
+      ended++;
+      lifecycle.emit('session.destroyed', ids[i], userId);
+    });
+    await this.guard(store.indexRemove?.(String(userId), ids) ?? Promise.resolve());
     return ended;
   }
 
@@ -404,29 +397,36 @@ export class SessionService {
     return typeof value === 'object' && value !== null && SESSION_STATE in value;
   }
 
-  /** A user's index entries with the given fields, decrypted when encryption at rest is on. */
+  /**
+   * The user's index entries still bound to that user, with the given fields (decrypted when
+   * encryption at rest is on); entries bound to nobody or to someone else are left out.
+   */
   private async indexed(
     userId: UserId,
     fields: string[],
   ): Promise<{ id: string; values: (string | null)[] }[]> {
     const { store, config } = this.manager;
+    const wanted = [SYSTEM.user, ...fields];
     const entries = await this.guard(
-      store.indexList?.(String(userId), fields) ?? Promise.resolve([]),
+      store.indexList?.(String(userId), wanted) ?? Promise.resolve([]),
     );
     const { cipher } = config;
-    if (cipher === undefined) return entries;
-    const readable: { id: string; values: (string | null)[] }[] = [];
+    const bound: { id: string; values: (string | null)[] }[] = [];
     for (const { id, values } of entries) {
-      try {
-        readable.push({
-          id,
-          values: values.map((v, i) => (v === null ? v : cipher.decrypt(fields[i], v))),
-        });
-      } catch {
-        // Unreadable (an unknown key, tampered): not listed, as a load would not accept it.
+      let plain = values;
+      if (cipher !== undefined) {
+        try {
+          plain = values.map((v, i) => (v === null ? v : cipher.decrypt(wanted[i], v)));
+        } catch {
+          // Unreadable (an unknown key, tampered): not listed, as a load would not accept it.
+          continue;
+        }
       }
+      const [user, ...rest] = plain;
+      if (user !== null && String(JSON.parse(user)) === String(userId))
+        bound.push({ id, values: rest });
     }
-    return readable;
+    return bound;
   }
 
   private async guard<T>(operation: Promise<T>): Promise<T> {
