@@ -187,7 +187,7 @@ export class SessionLifecycle {
     const predecessor = state.predecessor;
     const ended = [state.loadedId, predecessor, ...state.discarded].filter(isId);
     try {
-      const action = await this.write(state, delta, options);
+      const action = await this.write(state, delta, options, ended);
       await this.afterWrite(state, action, predecessor, ended);
       return action;
     } catch (error) {
@@ -299,16 +299,14 @@ export class SessionLifecycle {
     state: SessionState,
     delta: Delta,
     options: PersistOptions,
+    /** Every id this request ends if its intent is `end`: loaded, rotated away, discarded. */
+    ended: string[],
   ): Promise<CookieAction> {
     const { store } = this;
     const timeoutMs = this.config.timeoutSeconds * 1000;
     const cleared: CookieAction = state.loadedId ? 'clear' : 'none';
     if (state.intent === 'end') {
-      await Promise.all(
-        [state.loadedId, state.predecessor, ...state.discarded]
-          .filter(isId)
-          .map((id) => store.destroy(id)),
-      );
+      await Promise.all(ended.map((id) => store.destroy(id)));
       return cleared;
     }
     if (state.intent === 'restart') {
@@ -318,7 +316,9 @@ export class SessionLifecycle {
     }
     if (state.intent === 'rotate') {
       if (!options.canSetCookie) {
+        // No cookie can carry a new id now: the data is saved under the old one instead.
         this.logger.warn('regenerate() after the response headers left: the session keeps its id');
+        await store.update(state.predecessor!, delta.set, [], timeoutMs);
         return 'none';
       }
       // The new session is written first, so a failure leaves the old one intact; if a concurrent
