@@ -12,6 +12,12 @@ export const DEFAULT_SETTINGS_PREFIX = 'redis.sessions.';
 export const DEFAULT_TIMEOUT = 1200;
 
 /**
+ * Default `touch_interval`, seconds (capped at a tenth of the idle timeout): reads within it of the
+ * last TTL slide send a plain HGETALL. @publicApi
+ */
+export const DEFAULT_TOUCH_INTERVAL = 60;
+
+/**
  * Redis key namespace when none is configured: a session lives under `session:<id>`.
  * @publicApi
  */

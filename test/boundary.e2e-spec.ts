@@ -172,7 +172,8 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       await bed.http().get('/b/timeout/1.5').set('Cookie', cookie).expect(200);
       const ttl = store ? store.pttl(id) : await bed.redis.client.pttl(bed.key(id));
       expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(1500);
+      // 1.5 s, plus the touch slack a session of that timeout gets (a tenth: 150 ms).
+      expect(ttl).toBeLessThanOrEqual(1650);
       await bed.http().get('/b/timeout/-1').set('Cookie', cookie).expect(500);
     });
 

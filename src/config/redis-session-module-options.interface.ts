@@ -85,6 +85,15 @@ export interface RedisSessionModuleOptions {
   oldSecrets?: string[];
   /** Idle timeout in seconds, sliding. @default 1200 */
   timeout?: number;
+  /**
+   * Seconds within which a read after the last slide of the TTL reads with a plain HGETALL and
+   * leaves the TTL alone; each slide adds this much to the TTL, so an idle session ends between
+   * `timeout` and `timeout + touchInterval` after its last request (never before). At most a
+   * tenth of `timeout` (a session's own timeout from `adjustTimeout` caps it the same way);
+   * `0` slides on every read. The absolute deadline is exact either way.
+   * @default 60, or a tenth of `timeout` when that is less
+   */
+  touchInterval?: number;
   /** Maximum lifetime in seconds since creation, whatever the activity. @default undefined (none) */
   absoluteTimeout?: number;
   /** Redis key namespace: a session is stored under `<prefix><id>`. @default 'session:' */

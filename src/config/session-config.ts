@@ -7,6 +7,7 @@ import { checkOptions } from './session-options.dto.js';
 import type { SessionSerializer } from '../session/session-serializer.interface.js';
 import { FieldCipher, parseEncryptionKey } from '../security/field-cipher.js';
 import { InvalidSessionOptionsError } from '../session.errors.js';
+import { DEFAULT_TOUCH_INTERVAL } from '../redis-session.constants.js';
 
 /**
  * Options with every default applied, validated once at boot; what the request path reads.
@@ -32,6 +33,8 @@ export interface SessionConfig {
   userKey?: string;
   trackIp: boolean;
   rotationGraceMs: number;
+  /** `touch_interval` in ms (0: every read slides the TTL). */
+  touchIntervalMs: number;
   hashedKeys: boolean;
   /** Encryption at rest, when an encryption key is configured. */
   cipher?: FieldCipher;
@@ -70,6 +73,9 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     userKey: dto.userKey,
     trackIp: dto.trackIp,
     rotationGraceMs: Math.round(dto.rotationGrace * 1000),
+    touchIntervalMs: Math.round(
+      (dto.touchInterval ?? Math.min(DEFAULT_TOUCH_INTERVAL, dto.timeout / 10)) * 1000,
+    ),
     hashedKeys: dto.hashedKeys,
     cipher:
       dto.encryptionKey === undefined

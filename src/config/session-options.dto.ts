@@ -162,6 +162,14 @@ export class SessionOptionsDto {
   @Max(300, { message: '$property must be at most 300 seconds' })
   rotationGrace!: number;
 
+  @IsOptional()
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: '$property must be a number of seconds' },
+  )
+  @Min(0, { message: '$property must be a number of seconds >= 0' })
+  touchInterval?: number;
+
   @IsBoolean()
   hashedKeys!: boolean;
 
@@ -258,6 +266,7 @@ const DTO_PATHS: Record<string, string> = {
   legacyPrefix: 'legacy.prefix',
   legacyKeep: 'legacy.keep',
   rotationGrace: 'rotationGrace',
+  touchInterval: 'touchInterval',
   encryptionKey: 'encryptionKey',
   oldEncryptionKeys: 'oldEncryptionKeys',
 };
@@ -289,6 +298,7 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     expressSession: options.expressSession ?? false,
     userKey: options.userKey,
     rotationGrace: options.rotationGrace ?? 0,
+    touchInterval: options.touchInterval,
     encryptionKey: options.encryptionKey,
     hashedKeys: options.hashedKeys ?? false,
     oldEncryptionKeys: options.oldEncryptionKeys,
@@ -354,6 +364,15 @@ function crossProblems(
   if (dto.cookieSameSite === 'none' && dto.cookieSecure === false) {
     problems.push(
       `${label('cookie.sameSite')} none needs ${label('cookie.secure')} true or auto (browsers drop it otherwise)`,
+    );
+  }
+  if (
+    typeof dto.touchInterval === 'number' &&
+    typeof dto.timeout === 'number' &&
+    dto.touchInterval > dto.timeout / 10
+  ) {
+    problems.push(
+      `${label('touchInterval')} must be at most a tenth of ${label('timeout')} (${dto.timeout / 10} s)`,
     );
   }
   if (dto.legacyCookieName !== undefined && !(dto.legacySecrets?.length ?? 0))

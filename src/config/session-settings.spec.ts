@@ -207,6 +207,7 @@ describe('sessionOptionsFromSettings', () => {
         'max_fields',
         'user_key',
         'rotation_grace',
+        'touch_interval',
         'hashed_keys',
         'encryption_key',
         'old_encryption_keys',

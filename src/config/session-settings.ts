@@ -39,6 +39,7 @@ const SETTINGS: Record<string, [Kind, string]> = {
   cluster_nodes: ['nodes', 'redis.clusterNodes'],
   user_key: ['string', 'userKey'],
   rotation_grace: ['number', 'rotationGrace'],
+  touch_interval: ['number', 'touchInterval'],
   hashed_keys: ['bool', 'hashedKeys'],
   encryption_key: ['string', 'encryptionKey'],
   old_encryption_keys: ['list', 'oldEncryptionKeys'],

@@ -41,6 +41,11 @@ function overLimit(units: number, limit: number, bytes: () => number): boolean {
   return bytes() > limit;
 }
 
+/** Bounds of the meta fields, as the Redis scripts check them. */
+const MAX_TIMEOUT_S = 315_360_000;
+const MAX_MS = 1e14;
+const validMs = (value: number) => value >= 0 && value < MAX_MS;
+
 /** Deepest nesting a stored value may have: deeper JSON parses, but cannot be serialized again. */
 const MAX_DEPTH = 1000;
 
@@ -88,10 +93,11 @@ export function reviveSession(
   const timeoutText = fields.get(META.timeout);
   const deadline = deadlineText === undefined ? undefined : Number(deadlineText);
   const timeout = timeoutText === undefined ? undefined : Number(timeoutText);
+  // The load script's bounds, checked here too: a read that skips the slide never runs it.
   if (
-    !Number.isFinite(created) ||
-    (deadline !== undefined && !Number.isFinite(deadline)) ||
-    (timeout !== undefined && !(timeout > 0 && Number.isFinite(timeout)))
+    !validMs(created) ||
+    (deadline !== undefined && !validMs(deadline)) ||
+    (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMEOUT_S))
   ) {
     throw new CorruptSessionError('meta fields are not numbers');
   }

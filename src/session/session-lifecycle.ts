@@ -13,6 +13,7 @@ import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
 import { SessionEvents, type SessionEventType } from '../users/session-events.js';
 import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
+import { TouchTracker } from './touch-tracker.js';
 
 const QUIET_MS = 5000;
 
@@ -36,6 +37,8 @@ export interface PersistOptions {
 @Injectable()
 export class SessionLifecycle {
   readonly logger = new Logger('RedisSession');
+  /** Sessions this process slid within `touch_interval`. */
+  readonly touch: TouchTracker;
   private lastOutageLog = 0;
   private suppressed = 0;
 
@@ -43,7 +46,9 @@ export class SessionLifecycle {
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
     @Inject(SESSION_STORE_IN_USE) readonly store: SessionStore,
     readonly events: SessionEvents,
-  ) {}
+  ) {
+    this.touch = new TouchTracker(config.touchIntervalMs);
+  }
 
   /** The id the store keeps for a session id (a keyed hash with `hashed_keys`). */
   storeIdOf(id: string): string {
@@ -97,7 +102,7 @@ export class SessionLifecycle {
     if (verified === null) return this.fresh();
     let fields: Map<string, string> | null | 'expired';
     try {
-      fields = await this.store.load(verified.id, this.config.timeoutSeconds * 1000);
+      fields = await this.read(verified.id);
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
       throw this.unavailable(error);
@@ -132,13 +137,57 @@ export class SessionLifecycle {
   }
 
   /**
+   * The stored fields, sliding the TTL unless this process slid it within `touch_interval` (then
+   * a plain HGETALL). A skipped read that finds the session's timeout changed since the slide
+   * (`adjustTimeout` elsewhere) slides after all, so no session ends before its timeout.
+   */
+  private async read(id: string): Promise<Map<string, string> | null | 'expired'> {
+    const { touch } = this;
+    const defaultMs = this.config.timeoutSeconds * 1000;
+    const slackMs = this.config.touchIntervalMs;
+    if (touch.recent(id)) {
+      const fields = await this.store.load(id, defaultMs, { skipSlide: true, slackMs });
+      if (fields === null || fields === 'expired' || !fields.has(META.created)) return fields;
+      if (
+        !nearDeadline(fields, slackMs) &&
+        touch.holds(id, this.timeoutMsOf(fields.get(META.timeout)))
+      )
+        return fields;
+      touch.forget(id);
+    }
+    const sentAt = performance.now();
+    const fields = await this.store.load(
+      id,
+      defaultMs,
+      slackMs > 0 ? { skipSlide: false, slackMs } : undefined,
+    );
+    if (
+      fields !== null &&
+      fields !== 'expired' &&
+      fields.has(META.created) &&
+      !nearDeadline(fields, slackMs)
+    )
+      touch.slid(id, sentAt, this.timeoutMsOf(fields.get(META.timeout)));
+    return fields;
+  }
+
+  /** A session's idle timeout in ms, from its stored `$t` (as the scripts round it). */
+  private timeoutMsOf(stored: string | number | undefined): number {
+    const seconds = stored === undefined ? NaN : Number(stored);
+    return seconds > 0 ? Math.ceil(seconds * 1000) : this.config.timeoutSeconds * 1000;
+  }
+
+  /**
    * A request in flight with the id a regenerate just retired (within `rotation_grace`): it reads
    * the successor, and writes nothing (the old id is never revived, and no cookie is sent).
    */
   private async forwarded(successor: string): Promise<SessionState> {
     let fields: Map<string, string> | null | 'expired';
     try {
-      fields = await this.store.load(successor, this.config.timeoutSeconds * 1000);
+      fields = await this.store.load(successor, this.config.timeoutSeconds * 1000, {
+        skipSlide: false,
+        slackMs: this.config.touchIntervalMs,
+      });
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.fresh();
       throw this.unavailable(error);
@@ -171,9 +220,11 @@ export class SessionLifecycle {
 
   /**
    * Writes what the request changed, following the state's intent, and says what the cookie must
-   * do. Everything that can fail on the data (serialization, size) fails before the first write.
+   * do. Everything that can fail on the data (serialization, size) fails before the first write,
+   * by a synchronous throw. A commit with nothing to write answers synchronously (no promise): the
+   * common read-only request.
    */
-  async persist(state: SessionState, options: PersistOptions): Promise<CookieAction> {
+  persist(state: SessionState, options: PersistOptions): CookieAction | Promise<CookieAction> {
     if (state.readOnly) return 'none';
     this.syncUserKey(state);
     if (options.failed) this.dropIdentityChanges(state);
@@ -184,6 +235,20 @@ export class SessionLifecycle {
     const delta = this.encrypt(
       sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
     );
+    if (state.intent === 'keep' && !state.timeoutChanged && !state.userChanged) {
+      if (!state.persisted && (delta.empty || !options.canSetCookie)) return 'none';
+      if (state.persisted && delta.set.length === 0 && delta.remove.length === 0)
+        return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+    }
+    return this.writeDelta(state, delta, options);
+  }
+
+  /** The part of a commit that talks to the store. */
+  private async writeDelta(
+    state: SessionState,
+    delta: Delta,
+    options: PersistOptions,
+  ): Promise<CookieAction> {
     const predecessor = state.predecessor;
     const ended = [state.loadedId, predecessor, ...state.discarded].filter(isId);
     try {
@@ -318,7 +383,13 @@ export class SessionLifecycle {
       if (!options.canSetCookie) {
         // No cookie can carry a new id now: the data is saved under the old one instead.
         this.logger.warn('regenerate() after the response headers left: the session keeps its id');
-        await store.update(state.predecessor!, delta.set, [], timeoutMs);
+        await store.update(
+          state.predecessor!,
+          delta.set,
+          [],
+          timeoutMs,
+          this.config.touchIntervalMs,
+        );
         return 'none';
       }
       // The new session is written first, so a failure leaves the old one intact; if a concurrent
@@ -344,7 +415,11 @@ export class SessionLifecycle {
         ? [...delta.set, META.timeout, String(state.timeout)]
         : delta.set;
       // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
-      if (!(await store.update(state.id, set, delta.remove, timeoutMs))) return 'none';
+      const sentAt = performance.now();
+      const { touchIntervalMs } = this.config;
+      if (!(await store.update(state.id, set, delta.remove, timeoutMs, touchIntervalMs)))
+        return 'none';
+      this.touch.slid(state.id, sentAt, this.timeoutMsOf(state.timeout));
     }
     return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
   }
@@ -368,7 +443,12 @@ export class SessionLifecycle {
     const fields = meta.length > 0 ? [...meta, ...delta.all] : delta.all;
     // 256-bit ids do not collide in practice; if one ever does, the existing session is left alone.
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.store.create(state.id, fields, timeoutMs, this.config.absoluteTimeoutMs)) {
+      const sentAt = performance.now();
+      const { absoluteTimeoutMs, touchIntervalMs } = this.config;
+      if (
+        await this.store.create(state.id, fields, timeoutMs, absoluteTimeoutMs, touchIntervalMs)
+      ) {
+        this.touch.slid(state.id, sentAt, this.timeoutMsOf(state.timeout));
         state.persisted = true;
         return true;
       }
@@ -395,6 +475,14 @@ export class SessionLifecycle {
     }
     return new SessionStoreUnavailableException(error);
   }
+}
+
+/**
+ * Whether a session's absolute deadline falls inside a touch window: such reads are left to the
+ * load script, which checks the deadline on Redis' clock.
+ */
+function nearDeadline(fields: Map<string, string>, windowMs: number): boolean {
+  return Number(fields.get(META.deadline)) - Date.now() < windowMs;
 }
 
 function isId(id: string | null): id is string {

@@ -1,5 +1,5 @@
 import { createHmac, type KeyObject } from 'node:crypto';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore, SessionTouch } from './session-store.interface.js';
 
 /** Marks a store id (a keyed hash); `~` never occurs in a session id, so the two cannot mix. */
 const HASHED = '~';
@@ -23,16 +23,28 @@ export class HashedKeyStore implements SessionStore {
     return HASHED + createHmac('sha256', this.key).update(`key:${id}`).digest('base64url');
   }
 
-  load(id: string, defaultTimeoutMs: number) {
-    return this.inner.load(this.storeIdOf(id), defaultTimeoutMs);
+  load(id: string, defaultTimeoutMs: number, touch?: SessionTouch) {
+    return this.inner.load(this.storeIdOf(id), defaultTimeoutMs, touch);
   }
 
-  create(id: string, fields: string[], defaultTimeoutMs: number, absoluteTimeoutMs?: number) {
-    return this.inner.create(this.storeIdOf(id), fields, defaultTimeoutMs, absoluteTimeoutMs);
+  create(
+    id: string,
+    fields: string[],
+    defaultTimeoutMs: number,
+    absoluteTimeoutMs?: number,
+    slackMs?: number,
+  ) {
+    return this.inner.create(
+      this.storeIdOf(id),
+      fields,
+      defaultTimeoutMs,
+      absoluteTimeoutMs,
+      slackMs,
+    );
   }
 
-  update(id: string, set: string[], remove: string[], defaultTimeoutMs: number) {
-    return this.inner.update(this.storeIdOf(id), set, remove, defaultTimeoutMs);
+  update(id: string, set: string[], remove: string[], defaultTimeoutMs: number, slackMs?: number) {
+    return this.inner.update(this.storeIdOf(id), set, remove, defaultTimeoutMs, slackMs);
   }
 
   destroy(id: string) {

@@ -1,4 +1,4 @@
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
 
 interface Entry {
@@ -45,18 +45,29 @@ export class MemorySessionStore implements SessionStore {
     for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
   }
 
-  /** The TTL rule of the Redis scripts: min(`$t` or the default, time left before `$a`), whole ms. */
-  private ttlOf(fields: Map<string, string>, defaultTimeoutMs: number, now: number): number {
+  /**
+   * The TTL rule of the Redis scripts: min(`$t` or the default plus the touch slack, time left
+   * before `$a`), whole ms.
+   */
+  private ttlOf(
+    fields: Map<string, string>,
+    defaultTimeoutMs: number,
+    now: number,
+    slackMs = 0,
+  ): number {
     const timeout = fields.get('$t');
     let ttl = timeout === undefined ? defaultTimeoutMs : Math.ceil(Number(timeout) * 1000);
+    if (slackMs > 0) ttl += Math.min(slackMs, Math.floor(ttl / 10));
     const deadline = fields.get('$a');
     if (deadline !== undefined) ttl = Math.min(ttl, Number(deadline) - now);
     return ttl;
   }
 
+  /** Always slides (a Map costs nothing to write); `touch` only adds its slack. */
   async load(
     id: string,
     defaultTimeoutMs: number,
+    touch?: SessionTouch,
   ): Promise<Map<string, string> | null | 'expired'> {
     const entry = this.live(id);
     if (!entry) return null;
@@ -75,7 +86,7 @@ export class MemorySessionStore implements SessionStore {
       throw new CorruptSessionError('meta fields are not valid numbers');
     }
     const now = Date.now();
-    const ttl = this.ttlOf(fields, defaultTimeoutMs, now);
+    const ttl = this.ttlOf(fields, defaultTimeoutMs, now, touch?.slackMs);
     if (ttl <= 0) {
       this.entries.delete(id);
       return 'expired';
@@ -93,6 +104,7 @@ export class MemorySessionStore implements SessionStore {
     fields: string[],
     defaultTimeoutMs: number,
     absoluteTimeoutMs = 0,
+    slackMs = 0,
   ): Promise<boolean> {
     this.sweep();
     if (this.live(id)) return false;
@@ -103,7 +115,7 @@ export class MemorySessionStore implements SessionStore {
       map.set('$c', String(now));
       if (absoluteTimeoutMs > 0) map.set('$a', String(now + absoluteTimeoutMs));
     }
-    const ttl = this.ttlOf(map, defaultTimeoutMs, now);
+    const ttl = this.ttlOf(map, defaultTimeoutMs, now, slackMs);
     if (!(ttl > 0)) return false;
     this.entries.set(id, { fields: map, expiresAt: now + ttl });
     return true;
@@ -114,6 +126,7 @@ export class MemorySessionStore implements SessionStore {
     set: string[],
     remove: string[],
     defaultTimeoutMs: number,
+    slackMs = 0,
   ): Promise<boolean> {
     const entry = this.live(id);
     if (!entry || entry.fields.has('$>')) return false;
@@ -121,7 +134,7 @@ export class MemorySessionStore implements SessionStore {
     for (let i = 0; i < set.length; i += 2) next.set(set[i], set[i + 1]);
     for (const field of remove) next.delete(field);
     const now = Date.now();
-    const ttl = this.ttlOf(next, defaultTimeoutMs, now);
+    const ttl = this.ttlOf(next, defaultTimeoutMs, now, slackMs);
     if (!(ttl > 0)) {
       this.entries.delete(id);
       return false;

@@ -1,11 +1,15 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
 
 type Client = Redis | Cluster;
 type ScriptClient = Client & {
-  redisSessionLoad(key: string, timeoutMs: number): Promise<string[] | number | null>;
+  redisSessionLoad(
+    key: string,
+    timeoutMs: number,
+    slackMs: number,
+  ): Promise<string[] | number | null>;
   redisSessionCreate(key: string, ...args: (string | number)[]): Promise<number>;
   redisSessionUpdate(key: string, ...args: (string | number)[]): Promise<number>;
   redisSessionRetire(key: string, successor: string, graceMs: number): Promise<number>;
@@ -26,6 +30,18 @@ function defineScripts(client: Client): ScriptClient {
 function toMap(flat: string[]): Map<string, string> {
   const fields = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) fields.set(flat[i], flat[i + 1]);
+  return fields;
+}
+
+/**
+ * A hash read without the load script: the checks the script makes on the meta fields are made
+ * here (their values are checked when the session is revived).
+ */
+function plainSession(flat: string[]): Map<string, string> | null {
+  if (flat.length === 0) return null;
+  const fields = toMap(flat);
+  if (!fields.has('$c') && !(fields.size === 1 && fields.has('$>')))
+    throw new CorruptSessionError('the hash has no meta fields');
   return fields;
 }
 
@@ -85,11 +101,13 @@ export class RedisSessionStore implements SessionStore {
   async load(
     id: string,
     defaultTimeoutMs: number,
+    touch?: SessionTouch,
   ): Promise<Map<string, string> | null | 'expired'> {
     let result: string[] | number | null;
     try {
+      if (touch?.skipSlide === true) return plainSession(await this.bounded(this.hgetall(id)));
       result = await this.bounded(
-        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs),
+        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
       );
     } catch (error) {
       // A script error is about the data (or the script), not the connection: never an outage.
@@ -105,17 +123,24 @@ export class RedisSessionStore implements SessionStore {
     return toMap(result as string[]);
   }
 
+  /** The hash as a flat array: `call` skips the reply transformer that builds an object. */
+  private hgetall(id: string): Promise<string[]> {
+    return this.client.call('HGETALL', this.prefix + id) as Promise<string[]>;
+  }
+
   async create(
     id: string,
     fields: string[],
     defaultTimeoutMs: number,
     absoluteTimeoutMs = 0,
+    slackMs = 0,
   ): Promise<boolean> {
     const created = await this.bounded(
       this.scripts.redisSessionCreate(
         this.prefix + id,
         defaultTimeoutMs,
         absoluteTimeoutMs,
+        slackMs,
         ...fields,
       ),
     );
@@ -127,11 +152,13 @@ export class RedisSessionStore implements SessionStore {
     set: string[],
     remove: string[],
     defaultTimeoutMs: number,
+    slackMs = 0,
   ): Promise<boolean> {
     const result = await this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
         defaultTimeoutMs,
+        slackMs,
         set.length / 2,
         ...set,
         ...remove,

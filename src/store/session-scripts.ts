@@ -20,9 +20,14 @@ local function now_ms()
 end
 local function valid_timeout(t) return t ~= nil and t > 0 and t <= MAX_TIMEOUT_S end
 local function valid_ms(v) return v ~= nil and v >= 0 and v < MAX_MS end
-local function ttl_of(timeout, deadline, default_ms, now)
+-- slack: touch_interval (ms), capped at a tenth of the session's idle timeout. Reads within it of
+-- the last slide skip the slide, so the TTL it sets is that much longer: an idle session never
+-- ends before its timeout, and outlives it by at most the slack.
+local function ttl_of(timeout, deadline, default_ms, now, slack)
   local ttl = default_ms
   if timeout then ttl = math.ceil(timeout * 1000) end
+  slack = tonumber(slack) or 0
+  if slack > 0 then ttl = ttl + math.min(slack, math.floor(ttl / 10)) end
   if deadline and deadline - now < ttl then ttl = deadline - now end
   return ttl
 end
@@ -37,7 +42,8 @@ end
 `;
 
 /**
- * Read the hash and slide its TTL in the same call. ARGV: default idle timeout (ms). A session
+ * Read the hash and slide its TTL in the same call. ARGV: default idle timeout (ms), slack (ms,
+ * optional). A session
  * bound to a user has its last-seen time (`$l`) brought up to date, at most once a minute.
  * Returns the flat HGETALL array; nil when absent; 0 when it passed its absolute deadline (then
  * deleted); -1 for a key of another type; -2 for a hash without `$c`; -3 for meta fields that are
@@ -71,7 +77,7 @@ if deadline then
   if not valid_ms(deadline) then return -3 end
 end
 local now = now_ms()
-local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now)
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now, ARGV[2])
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return 0
@@ -86,7 +92,7 @@ return h
 
 /**
  * Create only if the key is free (a new id never overwrites). ARGV: default idle timeout (ms),
- * absolute timeout (ms, 0 for none), then field, value, … When the fields carry no `$c` (a new
+ * absolute timeout (ms, 0 for none), slack (ms), then field, value, … When the fields carry no `$c` (a new
  * session, not a rotated one) the script stamps `$c` and `$a` from Redis' clock.
  * Returns the creation time (ms) on success, 0 when the key exists, -1 when the TTL would be 0.
  */
@@ -94,7 +100,7 @@ export const CREATE_SCRIPT = `${COMMON}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local now = now_ms()
 local created, timeout, deadline
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local f = ARGV[i]
   if f == '$c' then created = tonumber(ARGV[i + 1])
   elseif f == '$t' then timeout = tonumber(ARGV[i + 1])
@@ -112,40 +118,40 @@ if not created then
     stamp[4] = string.format('%d', deadline)
   end
 end
-local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now)
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now, ARGV[3])
 if ttl <= 0 then return -1 end
 if #stamp > 0 then redis.call('HSET', KEYS[1], unpack(stamp)) end
-each_chunk('HSET', KEYS[1], ARGV, 3, #ARGV)
+each_chunk('HSET', KEYS[1], ARGV, 4, #ARGV)
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return created
 `;
 
 /**
  * Delta write, only while the session exists (a concurrent logout wins, nothing is resurrected).
- * ARGV: default idle timeout (ms), n = number of fields to set, n field/value pairs, then fields
- * to delete. The TTL follows the stored `$t` (or the one this write sets) and `$a`.
+ * ARGV: default idle timeout (ms), slack (ms), n = number of fields to set, n field/value pairs,
+ * then fields to delete. The TTL follows the stored `$t` (or the one this write sets) and `$a`.
  * Returns 1, or 0 when the session is gone (or passed its deadline, then deleted).
  */
 export const UPDATE_SCRIPT = `${COMMON}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], '$>') == 1 then return 0 end
-local n = tonumber(ARGV[2])
-local last = 2 + n * 2
+-- One read answers all three questions: is it a session ($c), retired ($>), and its TTL meta.
+local stored = redis.call('HMGET', KEYS[1], '$c', '$>', '$t', '$a')
+if not stored[1] or stored[2] then return 0 end
+local n = tonumber(ARGV[3])
+local last = 3 + n * 2
 local timeout
-for i = 3, last, 2 do
+for i = 4, last, 2 do
   if ARGV[i] == '$t' then timeout = tonumber(ARGV[i + 1]) end
 end
 if timeout and not valid_timeout(timeout) then return redis.error_reply('invalid $t') end
-local stored = redis.call('HMGET', KEYS[1], '$t', '$a')
-if not timeout and stored[1] then timeout = tonumber(stored[1]) end
+if not timeout and stored[3] then timeout = tonumber(stored[3]) end
 if timeout and not valid_timeout(timeout) then timeout = nil end
-local deadline = stored[2] and tonumber(stored[2])
-local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now_ms())
+local deadline = stored[4] and tonumber(stored[4])
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now_ms(), ARGV[2])
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
-if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 3, last) end
+if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 4, last) end
 if #ARGV > last then each_chunk('HDEL', KEYS[1], ARGV, last + 1, #ARGV) end
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return 1

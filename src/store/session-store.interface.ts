@@ -1,4 +1,18 @@
 /**
+ * How a read treats the TTL under `touch_interval` (a store may ignore it and always slide).
+ * @publicApi
+ */
+export interface SessionTouch {
+  /** The TTL was slid within the interval: read without sliding it (a plain HGETALL). */
+  skipSlide: boolean;
+  /**
+   * Added to the idle TTL when it is slid, capped at a tenth of the session's idle timeout: reads
+   * that skip the slide can never let a session end before its timeout.
+   */
+  slackMs: number;
+}
+
+/**
  * Where sessions live. Every method touches one key only, so a store may sit on Redis Cluster.
  * Fields are the encoded hash fields (user keys and `$`-prefixed meta fields) with their
  * serialized values; the store neither parses nor interprets user data.
@@ -12,8 +26,13 @@ export interface SessionStore {
    * The TTL is the store's to compute: min(`$t` or `defaultTimeoutMs`, time left before `$a`),
    * in integer milliseconds, on the store's own clock.
    * @param defaultTimeoutMs idle timeout for sessions without their own (`$t`) timeout.
+   * @param touch `touch_interval`: whether this read may skip the slide, and the slack to add.
    */
-  load(id: string, defaultTimeoutMs: number): Promise<Map<string, string> | null | 'expired'>;
+  load(
+    id: string,
+    defaultTimeoutMs: number,
+    touch?: SessionTouch,
+  ): Promise<Map<string, string> | null | 'expired'>;
   /**
    * Creates a session only if `id` is free; resolves `false` when the key already exists. Fields
    * without `$c` are a new session: the store stamps `$c` (and `$a` from `absoluteTimeoutMs`)
@@ -24,13 +43,22 @@ export interface SessionStore {
     fields: string[],
     defaultTimeoutMs: number,
     absoluteTimeoutMs?: number,
+    /** `touch_interval` slack (ms) added to the idle TTL, at most a tenth of the timeout. */
+    slackMs?: number,
   ): Promise<boolean>;
   /**
    * Writes changed fields and deletes removed ones, only if the session still exists (a
    * concurrent logout wins); resolves `false` when it no longer does. The TTL follows the stored
    * meta fields, not the caller's copy of them.
    */
-  update(id: string, set: string[], remove: string[], defaultTimeoutMs: number): Promise<boolean>;
+  update(
+    id: string,
+    set: string[],
+    remove: string[],
+    defaultTimeoutMs: number,
+    /** `touch_interval` slack (ms) added to the idle TTL, at most a tenth of the timeout. */
+    slackMs?: number,
+  ): Promise<boolean>;
   /**
    * Retires a regenerated session's old id: deletes it and, for `graceMs`, leaves a forward
    * marker (a hash holding only `$>` = the successor) that requests in flight read through.

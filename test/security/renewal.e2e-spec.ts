@@ -11,7 +11,9 @@ describe.each(ADAPTERS)('renewal and termination on %s', (adapter) => {
   let bed: SessionBed;
 
   beforeAll(async () => {
-    bed = await sessionBed(adapter, { absoluteTimeout: 3600 });
+    // touchInterval 0: every read slides, so the cases see the exact TTL rule (the default's
+    // slack is proved in test/touch-interval.e2e-spec.ts).
+    bed = await sessionBed(adapter, { absoluteTimeout: 3600, touchInterval: 0 });
   });
 
   afterAll(async () => {
