@@ -32,6 +32,38 @@ const PENDING = Symbol.for('nestjs-redis-sessions:pending');
 
 interface Pending {
   [PENDING]: object;
+  /** The response to hold, for a handler that writes to the raw one. */
+  response?: object;
+}
+
+// Nest's own metadata keys and parameter types (@nestjs/common/constants and RouteParamtypes),
+// spelled out: Nest 11 and 12 agree on them, and neither exports the constants from its index.
+const ROUTE_ARGS_METADATA = '__routeArguments__';
+const SSE_METADATA = '__sse__';
+const RESPONSE_PARAM = 1;
+const NEXT_PARAM = 2;
+
+const rawWriters = new WeakMap<Function, boolean>();
+
+/**
+ * The response to hold for the commit, only where the platform's own hook cannot see the response
+ * go out. Express needs none passed (its request leads to it); on Fastify `onSend` commits every
+ * reply but those of handlers that write to the raw response, and holding costs every request.
+ * @internal
+ */
+export function rawResponseFor(
+  context: ExecutionContext,
+  response: object | undefined,
+): object | undefined {
+  // GraphQL servers and WebSocket messages answer through the platform (or not at all).
+  if (response === undefined || context.getType() !== 'http') return undefined;
+  const handler = context.getHandler();
+  let raw = rawWriters.get(handler);
+  if (raw === undefined) {
+    raw = writesRawResponse(context.getClass(), handler);
+    rawWriters.set(handler, raw);
+  }
+  return raw ? response : undefined;
 }
 
 /**
@@ -47,6 +79,24 @@ export function usesSession(controller: Function, handler: Function): boolean {
 }
 
 /**
+ * Whether a handler answers on the raw response, past the platform's reply (Fastify's `onSend`
+ * never runs then): a Server-Sent Events route, or one that takes `@Res()` / `@Next()` without
+ * `passthrough`.
+ * @internal
+ */
+export function writesRawResponse(controller: Function, handler: Function): boolean {
+  if (Reflect.getMetadata(SSE_METADATA, handler) === true) return true;
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler.name) ?? {}) as Record<
+    string,
+    { data?: { passthrough?: boolean } }
+  >;
+  return Object.entries(args).some(([key, arg]) => {
+    const type = Number(key.split(':')[0]);
+    return (type === RESPONSE_PARAM && arg?.data?.passthrough !== true) || type === NEXT_PARAM;
+  });
+}
+
+/**
  * Loads the session for `@Session()` when nothing loaded it before the handler: with
  * `globalInterceptor: false`, in GraphQL resolvers and in WebSocket handlers.
  * @internal
@@ -58,8 +108,9 @@ export class SessionLoadPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     // Loaded already (the interceptor ran): a plain return, no promise on the hot path.
     if (value === null || typeof value !== 'object' || !(PENDING in value)) return value;
+    const pending = value as Pending;
     return this.manager
-      .load((value as Pending)[PENDING])
+      .load(pending[PENDING], pending.response)
       .then((data) => (metadata.data === undefined ? data : data[metadata.data as string]));
   }
 }
@@ -68,7 +119,10 @@ const base = createParamDecorator((key: string | undefined, context: ExecutionCo
   const request = requestOf(context);
   if (request === undefined) throw new Error(MESSAGES.notLoaded);
   const state = slotOf(request)?.state;
-  if (state === undefined) return { [PENDING]: request } satisfies Pending;
+  if (state === undefined) {
+    const response = rawResponseFor(context, context.switchToHttp().getResponse<object>());
+    return { [PENDING]: request, response } satisfies Pending;
+  }
   return key === undefined ? state.data : state.data[key];
 });
 

@@ -49,7 +49,28 @@ export type FastifyCommit = (
   request: object,
   headersLeft: boolean,
   status: number,
-) => Promise<BoundaryOutcome>;
+) => BoundaryOutcome | Promise<BoundaryOutcome>;
+
+/** Puts a commit's cookies and headers on the reply; the payload to send. */
+function applyOutcome(
+  reply: FastifyLikeReply,
+  outcome: BoundaryOutcome,
+  payload: unknown,
+): unknown {
+  for (const cookie of outcome.cookies) reply.header('set-cookie', cookie);
+  for (const [name, value] of outcome.headers) {
+    const current = reply.getHeader(name) as string | undefined;
+    if (name === 'vary') {
+      const merged = varyWith(current, value);
+      if (merged !== undefined) reply.header(name, merged);
+    } else if (current === undefined) reply.header(name, value);
+  }
+  if (!outcome.replace) return payload;
+  reply.code(outcome.replace.status);
+  reply.removeHeader('content-length');
+  reply.header('content-type', 'application/json; charset=utf-8');
+  return outcome.replace.body;
+}
 
 /**
  * The response boundary on Fastify: `onSend`, which Fastify awaits before any header leaves (404s
@@ -72,24 +93,11 @@ export function registerFastifyHooks(instance: FastifyLikeInstance, commit: Fast
     }
     const slot = raw[SESSION_SLOT];
     if (slot === undefined || slot.committed) return done(null, payload);
-    commit(request, false, reply.statusCode).then(
-      (outcome) => {
-        for (const cookie of outcome.cookies) reply.header('set-cookie', cookie);
-        for (const [name, value] of outcome.headers) {
-          const current = reply.getHeader(name) as string | undefined;
-          if (name === 'vary') {
-            const merged = varyWith(current, value);
-            if (merged !== undefined) reply.header(name, merged);
-          } else if (current === undefined) reply.header(name, value);
-        }
-        if (outcome.replace) {
-          reply.code(outcome.replace.status);
-          reply.removeHeader('content-length');
-          reply.header('content-type', 'application/json; charset=utf-8');
-          return done(null, outcome.replace.body);
-        }
-        done(null, payload);
-      },
+    const outcome = commit(request, false, reply.statusCode);
+    // A read-only request commits synchronously: the reply goes on in this same tick.
+    if (!(outcome instanceof Promise)) return done(null, applyOutcome(reply, outcome, payload));
+    outcome.then(
+      (settled) => done(null, applyOutcome(reply, settled, payload)),
       () => done(null, payload),
     );
   }) as never);

@@ -11,7 +11,10 @@ export interface BoundaryOutcome {
 }
 
 /** Runs the commit when the response is about to go out; told whether the headers already left. @internal */
-export type BoundaryCommit = (headersLeft: boolean, status: number) => Promise<BoundaryOutcome>;
+export type BoundaryCommit = (
+  headersLeft: boolean,
+  status: number,
+) => BoundaryOutcome | Promise<BoundaryOutcome>;
 
 type Writer = (...args: unknown[]) => unknown;
 
@@ -112,30 +115,34 @@ export function holdNodeResponse(
     committing = true;
     const left = headersLeft || res.headersSent;
     const status = deferred !== undefined ? Number(deferred[0]) : res.statusCode;
-    commit(left, status).then(
-      (outcome) => {
-        done = true;
-        if (outcome.replace && !left) {
-          deferred = undefined;
-          res.statusCode = outcome.replace.status;
-          for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
-            res.removeHeader(name);
-          res.setHeader('content-type', 'application/json; charset=utf-8');
-          res.setHeader('content-length', Buffer.byteLength(outcome.replace.body));
-          if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
-          end.call(res, outcome.replace.body);
-          return;
-        }
-        if (!left) apply(res, deferred, outcome);
-        release();
-        end.apply(res, args);
-      },
-      () => {
-        done = true;
-        release();
-        end.apply(res, args);
-      },
-    );
+    const finish = (outcome: BoundaryOutcome) => {
+      done = true;
+      if (outcome.replace && !left) {
+        deferred = undefined;
+        res.statusCode = outcome.replace.status;
+        for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
+          res.removeHeader(name);
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        res.setHeader('content-length', Buffer.byteLength(outcome.replace.body));
+        if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
+        end.call(res, outcome.replace.body);
+        return;
+      }
+      if (!left) apply(res, deferred, outcome);
+      release();
+      end.apply(res, args);
+    };
+    const outcome = commit(left, status);
+    // A read-only request commits synchronously: the response ends in this same call.
+    if (!(outcome instanceof Promise)) {
+      finish(outcome);
+      return this;
+    }
+    outcome.then(finish, () => {
+      done = true;
+      release();
+      end.apply(res, args);
+    });
     return this;
   };
 }

@@ -19,28 +19,43 @@ import type { SessionStore } from '../store/session-store.interface.js';
 import { LegacySessionImporter } from '../legacy/legacy-session.importer.js';
 import { RedisSessionStore } from '../store/redis-session.store.js';
 import { reviveSession } from './session-codec.js';
-import { SessionLifecycle } from './session-lifecycle.js';
+import { SessionLifecycle, type CookieAction } from './session-lifecycle.js';
 import type { SessionState } from './session-state.js';
+
+const ignore = () => undefined;
 
 /** The 500 body a failed commit sends: the detail stays in the log and on the error. */
 const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
 
 const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
+const NO_COOKIES: string[] = [];
 
 // Built once: every committed response carries one of these two lists.
 const SESSION_HEADERS: [string, string][] = [['vary', 'Cookie']];
 const SET_COOKIE_HEADERS: [string, string][] = [...SESSION_HEADERS, ['cache-control', 'no-store']];
+// The one outcome of a read-only request, shared: nothing in it is ever mutated.
+const UNCHANGED: BoundaryOutcome = { cookies: NO_COOKIES, headers: SESSION_HEADERS };
 
 /**
- * The client's user agent and IP, as the platform gives them: Express's `req.ip` and Fastify's
- * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
+ * What a committed response carries. A response built from a session differs per cookie: shared
+ * caches must not mix them up, and one that sets the cookie must never be stored and replayed to
+ * someone else.
  */
+function outcomeOf(cookies: string[]): BoundaryOutcome {
+  if (cookies.length === 0) return UNCHANGED;
+  return { cookies, headers: SET_COOKIE_HEADERS };
+}
+
 /** The raw Node response of a platform response (Fastify's reply), if it has one. */
 function rawOf(response: object | undefined): ServerResponse | undefined {
   const raw = (response as { raw?: ServerResponse } | undefined)?.raw;
   return raw !== undefined && typeof raw.writeHead === 'function' ? raw : undefined;
 }
 
+/**
+ * The client's user agent and IP, as the platform gives them: Express's `req.ip` and Fastify's
+ * `request.ip` honour the app's trust-proxy setting; a raw request only knows its socket.
+ */
 function clientOf(request: object): { userAgent?: string; ip?: string } {
   const req = request as {
     ip?: unknown;
@@ -113,6 +128,9 @@ export class SessionManager {
       state.client = () => clientOf(request);
       return state.data;
     });
+    // Whoever asked awaits it; a load nobody awaits (an interceptor that answered from a cache)
+    // must not surface as an unhandled rejection: the boundary finds the failure on the slot.
+    slot.promise.catch(ignore);
     return slot.promise;
   }
 
@@ -159,20 +177,46 @@ export class SessionManager {
    * @param headersLeft the headers already went out: no new session is created then.
    */
   async commit(request: object, status = 200, headersLeft = false): Promise<string[]> {
+    return this.commitNow(request, status, headersLeft);
+  }
+
+  /**
+   * The commit, synchronous when it can be: the load finished and nothing needs writing (a
+   * read-only request) gives the cookies at once, with no promise on the way.
+   */
+  private commitNow(
+    request: object,
+    status: number,
+    headersLeft: boolean,
+  ): string[] | Promise<string[]> {
     const slot = slotOf(request);
     if (slot === undefined || slot.committed) return [];
     slot.committed = true;
-    const state = await slot.promise.then(
-      () => slot.state,
-      () => undefined,
+    const { state } = slot;
+    if (state !== undefined) return this.persist(request, slot, state, status, headersLeft);
+    // Still loading (the response went out before the handler awaited it), or the load failed.
+    return slot.promise.then(
+      () => this.persist(request, slot, slot.state!, status, headersLeft),
+      () => [],
     );
-    if (state === undefined) return [];
+  }
+
+  private persist(
+    request: object,
+    slot: SessionSlot,
+    state: SessionState,
+    status: number,
+    headersLeft: boolean,
+  ): string[] | Promise<string[]> {
     const failed = slot.failed === true || status >= 400;
     if (failed && !this.config.cookieOnException) return [];
-    const action = await this.lifecycle.persist(state, {
-      failed,
-      canSetCookie: !headersLeft,
-    });
+    const action = this.lifecycle.persist(state, { failed, canSetCookie: !headersLeft });
+    if (typeof action === 'string') return this.cookiesFor(request, state, action);
+    return action.then((done) => this.cookiesFor(request, state, done));
+  }
+
+  private cookiesFor(request: object, state: SessionState, action: CookieAction): string[] {
+    if (action === 'none' && state.extraCookies.length === 0) return NO_COOKIES;
     const secure =
       this.config.cookieSecure === 'auto' ? isHttps(request) : this.config.cookieSecure;
     const cookies = [...state.extraCookies];
@@ -184,37 +228,40 @@ export class SessionManager {
   /**
    * The commit as the response boundary runs it: a failure on a response that was going to
    * succeed replaces it (503, or a generic 500); a failure while the handler's own error is on
-   * its way is logged and the handler's status stands.
+   * its way is logged and the handler's status stands. Synchronous when the commit is.
    */
-  async commitAtBoundary(
+  commitAtBoundary(
     request: object,
     headersLeft: boolean,
     status: number,
-  ): Promise<BoundaryOutcome> {
+  ): BoundaryOutcome | Promise<BoundaryOutcome> {
     const slot = slotOf(request);
     if (slot === undefined || slot.committed) return NOTHING;
-    let cookies: string[];
+    let cookies: string[] | Promise<string[]>;
     try {
-      cookies = await this.commit(request, status, headersLeft);
+      cookies = this.commitNow(request, status, headersLeft);
     } catch (error) {
-      if (!(error instanceof SessionStoreUnavailableException)) {
-        this.lifecycle.logger.error((error as Error)?.message ?? String(error));
-      }
-      if (status >= 400) return NOTHING;
-      if (error instanceof SessionStoreUnavailableException) {
-        return {
-          cookies: [],
-          headers: [],
-          replace: {
-            status: HttpStatus.SERVICE_UNAVAILABLE,
-            body: JSON.stringify(error.getResponse()),
-          },
-        };
-      }
-      return { cookies: [], headers: [], replace: { status: 500, body: GENERIC_500 } };
+      return this.failedCommit(error, status);
     }
-    // A response built from a session differs per cookie: shared caches must not mix them up,
-    // and one that sets the cookie must never be stored and replayed to someone else.
-    return { cookies, headers: cookies.length > 0 ? SET_COOKIE_HEADERS : SESSION_HEADERS };
+    if (Array.isArray(cookies)) return outcomeOf(cookies);
+    return cookies.then(outcomeOf, (error) => this.failedCommit(error, status));
+  }
+
+  private failedCommit(error: unknown, status: number): BoundaryOutcome {
+    if (!(error instanceof SessionStoreUnavailableException)) {
+      this.lifecycle.logger.error((error as Error)?.message ?? String(error));
+    }
+    if (status >= 400) return NOTHING;
+    if (error instanceof SessionStoreUnavailableException) {
+      return {
+        cookies: [],
+        headers: [],
+        replace: {
+          status: HttpStatus.SERVICE_UNAVAILABLE,
+          body: JSON.stringify(error.getResponse()),
+        },
+      };
+    }
+    return { cookies: [], headers: [], replace: { status: 500, body: GENERIC_500 } };
   }
 }
