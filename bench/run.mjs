@@ -35,7 +35,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const isSession = (variant) => !/^(bare|rt|floor)-/.test(variant);
 // Bare servers get a cookie of the library's shape, so every variant receives the same request bytes.
 const BARE_COOKIE = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
-const cookieFor = (server) => (isSession(server.variant) ? login(server.port) : BARE_COOKIE);
+// The floor variants get the same stored session to read (their /seed), the bare ones nothing.
+const cookieFor = async (server) => {
+  if (isSession(server.variant)) return login(server.port);
+  if (/^(rt|floor)-/.test(server.variant)) await get(server.port, '/seed');
+  return BARE_COOKIE;
+};
 
 async function commandstats(redis) {
   const stats = {};

@@ -107,6 +107,8 @@ export const FLOOR_REDIS = 'FLOOR_REDIS';
  * The round trips of a session alone, as plain ioredis commands and no session code: /read is
  * one HGETALL, /write an HGETALL then an HSET, /login one HSET. With a no-op global interceptor
  * in front (the `floor-*` variants) it is the least any design with a global interceptor costs.
+ * /seed stores what a logged-in session holds (a creation time and the user), so /read and
+ * /write move the same bytes as the session variants; the driver calls it where they log in.
  */
 @Controller()
 export class FloorController {
@@ -125,6 +127,10 @@ export class FloorController {
     const body = write(s);
     await this.redis.hset('floor', 'counter', String(s.counter));
     return body;
+  }
+  @Get('seed') async seed() {
+    await this.redis.hset('floor', '$c', String(Date.now()), 'user', JSON.stringify(USER));
+    return { ok: true };
   }
   @Get('login') async login() {
     const s: Bag = {};

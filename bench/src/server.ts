@@ -8,7 +8,7 @@ import fastifySession from '@fastify/session';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import { MemorySessionStore, RedisSessionModule, UseSession } from 'nestjs-redis-sessions';
+import { MemorySessionStore, RedisSessionModule } from 'nestjs-redis-sessions';
 import { BareController, FLOOR_REDIS, FloorController, LibController, NoopInterceptor, PeerController } from './controllers.js';
 import { ioredisForConnectRedis } from './ioredis-shim.js';
 
@@ -41,12 +41,10 @@ async function create(): Promise<{ app: INestApplication; redis?: Redis }> {
       const module = appModule(LibController, [RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redisUrl } })]);
       return { app: await NestFactory.create(module, adapter(), { logger: [...logger] }) };
     }
-    // globalInterceptor: false, @UseSession() on the routes that use the session: other routes run no interceptor.
+    // The lean mode: globalInterceptor: false and nothing else. No route runs an interceptor;
+    // `@Session()` loads the session itself and the response boundary commits it.
     case 'lib-route-express':
     case 'lib-route-fastify': {
-      for (const name of ['read', 'write', 'login', 'writeKey']) {
-        UseSession()(LibController.prototype, name, Object.getOwnPropertyDescriptor(LibController.prototype, name)!);
-      }
       const module = appModule(LibController, [
         RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redisUrl }, globalInterceptor: false }),
       ]);
