@@ -251,3 +251,43 @@ describe.each(ADAPTERS)('a commit that fails at the boundary on %s', (adapter) =
     }
   });
 });
+
+/**
+ * `globalInterceptor: false` alone: `@Session()` loads by itself, and handlers that answer on the
+ * raw response (SSE, `@Res()`) are still committed, Fastify's `onSend` never seeing them.
+ */
+describe.each(ADAPTERS)('the response boundary on %s without the global interceptor', (adapter) => {
+  let bed: SessionBed;
+
+  beforeAll(async () => {
+    bed = await sessionBed(
+      adapter,
+      { globalInterceptor: false },
+      {
+        metadata: {
+          controllers: [BoundaryTestController],
+          providers: [ReturnToGuard, StampInterceptor],
+        },
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  const dump = async (cookie: string) =>
+    (await bed.http().get('/b/dump').set('Cookie', cookie).expect(200)).body.data;
+
+  it('saves what a handler taking @Session() wrote, with no @UseSession()', async () => {
+    const res = await bed.http().get('/write').expect(200, { counter: 1 });
+    await bed.http().get('/write').set('Cookie', cookieOf(res)).expect(200, { counter: 2 });
+  });
+
+  it('saves the session of an SSE route and of a streamed @Res() response', async () => {
+    const cookie = cookieOf(await bed.http().get('/write'));
+    await bed.http().get('/b/events').set('Cookie', cookie).expect(200);
+    await bed.http().get('/b/stream').set('Cookie', cookie).expect(200, 'a');
+    expect(await dump(cookie)).toEqual({ counter: 1, streamed: 1, piped: true });
+  });
+});

@@ -97,6 +97,41 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       await http().get('/read-key').set('Cookie', cookie).expect(200, { counter: 2 });
     });
 
+    it('a large value is saved when mutated in place, kept when untouched, and survives delete, re-add and regenerate', async () => {
+      let cookie = '';
+      for (let i = 0; i < 12; i++) {
+        const res = await http().get('/push/x').set('Cookie', cookie).expect(200);
+        cookie ||= cookieOf(res);
+      }
+      const cart = () => probe.fields(idOf(cookie)).then((f) => JSON.parse(f.cart).items.length);
+      // {"items":["item",…]} is over 64 characters: handed out through an accessor.
+      expect(await cart()).toBe(12);
+      await http().get('/set/extra/1').set('Cookie', cookie).expect(200);
+      expect(await cart()).toBe(12);
+      await http()
+        .get('/push/x')
+        .set('Cookie', cookie)
+        .expect(200, { items: Array(13).fill('item') });
+      expect(await cart()).toBe(13);
+      await http().get('/delete/cart').set('Cookie', cookie).expect(200);
+      expect((await probe.fields(idOf(cookie))).cart).toBeUndefined();
+      await http()
+        .get('/push/x')
+        .set('Cookie', cookie)
+        .expect(200, { items: ['item'] });
+      for (let i = 0; i < 12; i++) await http().get('/push/x').set('Cookie', cookie).expect(200);
+      const renewed = cookieOf(await http().get('/regenerate').set('Cookie', cookie).expect(200));
+      cookie = renewed;
+      expect(await cart()).toBe(13);
+      await http()
+        .get('/dump')
+        .set('Cookie', cookie)
+        .expect(200)
+        .expect((res) => {
+          expect(res.body.data).toEqual({ cart: { items: Array(13).fill('item') }, extra: '1' });
+        });
+    });
+
     it('case 48: persists nested mutation and deletes without any extra call', async () => {
       const cookie = cookieOf(await http().get('/push/a'));
       await http()

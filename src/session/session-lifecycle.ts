@@ -97,16 +97,24 @@ export class SessionLifecycle {
   /**
    * The session a verified id names, or a fresh one: expired, destroyed, never issued here
    * (strict: the presented id is never adopted) or corrupt (logged by kind, never by content).
+   * Plain promise chains rather than async functions: this runs on every request that reads.
    */
-  async load(verified: VerifiedId | null): Promise<SessionState> {
-    if (verified === null) return this.fresh();
-    let fields: Map<string, string> | null | 'expired';
-    try {
-      fields = await this.read(verified.id);
-    } catch (error) {
-      if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
-      throw this.unavailable(error);
-    }
+  load(verified: VerifiedId | null): Promise<SessionState> {
+    if (verified === null) return Promise.resolve(this.fresh());
+    return this.read(verified.id).then(
+      (fields) => this.fromStored(verified, fields),
+      (error) => {
+        if (error instanceof CorruptSessionError) return this.startOver(verified.id, error);
+        throw this.unavailable(error);
+      },
+    );
+  }
+
+  /** A state from what the store gave for a verified id. */
+  private fromStored(
+    verified: VerifiedId,
+    fields: Map<string, string> | null | 'expired',
+  ): SessionState | Promise<SessionState> {
     if (fields === 'expired') this.emit('session.expired', verified.id);
     if (fields === null || fields === 'expired') {
       this.logger.debug(
@@ -114,10 +122,14 @@ export class SessionLifecycle {
       );
       return this.fresh();
     }
+    const successor = fields.get(FORWARD);
+    if (successor !== undefined && !fields.has(META.created)) {
+      return this.forwarded(successor).catch((error: unknown) => {
+        if (error instanceof SessionStoreUnavailableException) throw error;
+        return this.startOver(verified.id, error as Error);
+      });
+    }
     try {
-      const successor = fields.get(FORWARD);
-      if (successor !== undefined && !fields.has(META.created))
-        return await this.forwarded(successor);
       const state = reviveSession(
         verified.id,
         this.decrypt(fields),
@@ -127,11 +139,6 @@ export class SessionLifecycle {
       state.resign = verified.secretIndex > 0;
       return state;
     } catch (error) {
-      if (
-        !(error instanceof CorruptSessionError) &&
-        error instanceof SessionStoreUnavailableException
-      )
-        throw error;
       return this.startOver(verified.id, error as Error);
     }
   }
@@ -139,36 +146,42 @@ export class SessionLifecycle {
   /**
    * The stored fields, sliding the TTL unless this process slid it within `touch_interval` (then
    * a plain HGETALL). A skipped read that finds the session's timeout changed since the slide
-   * (`adjustTimeout` elsewhere) slides after all, so no session ends before its timeout.
+   * (`adjustTimeout` elsewhere), or its deadline inside the window, slides after all, so no
+   * session ends before its timeout.
    */
-  private async read(id: string): Promise<Map<string, string> | null | 'expired'> {
-    const { touch } = this;
+  private read(id: string): Promise<Map<string, string> | null | 'expired'> {
+    if (!this.touch.recent(id)) return this.slidingRead(id);
     const defaultMs = this.config.timeoutSeconds * 1000;
     const slackMs = this.config.touchIntervalMs;
-    if (touch.recent(id)) {
-      const fields = await this.store.load(id, defaultMs, { skipSlide: true, slackMs });
+    return this.store.load(id, defaultMs, { skipSlide: true, slackMs }).then((fields) => {
       if (fields === null || fields === 'expired' || !fields.has(META.created)) return fields;
-      if (
-        !nearDeadline(fields, slackMs) &&
-        touch.holds(id, this.timeoutMsOf(fields.get(META.timeout)))
-      )
-        return fields;
-      touch.forget(id);
-    }
+      const timeoutMs = this.timeoutMsOf(fields.get(META.timeout));
+      if (!nearDeadline(fields, slackMs) && this.touch.holds(id, timeoutMs)) return fields;
+      this.touch.forget(id);
+      return this.slidingRead(id);
+    });
+  }
+
+  /** A read through the load script, which slides the TTL; it opens a touch window. */
+  private slidingRead(id: string): Promise<Map<string, string> | null | 'expired'> {
+    const slackMs = this.config.touchIntervalMs;
     const sentAt = performance.now();
-    const fields = await this.store.load(
-      id,
-      defaultMs,
-      slackMs > 0 ? { skipSlide: false, slackMs } : undefined,
-    );
-    if (
-      fields !== null &&
-      fields !== 'expired' &&
-      fields.has(META.created) &&
-      !nearDeadline(fields, slackMs)
-    )
-      touch.slid(id, sentAt, this.timeoutMsOf(fields.get(META.timeout)));
-    return fields;
+    return this.store
+      .load(
+        id,
+        this.config.timeoutSeconds * 1000,
+        slackMs > 0 ? { skipSlide: false, slackMs } : undefined,
+      )
+      .then((fields) => {
+        if (
+          fields !== null &&
+          fields !== 'expired' &&
+          fields.has(META.created) &&
+          !nearDeadline(fields, slackMs)
+        )
+          this.touch.slid(id, sentAt, this.timeoutMsOf(fields.get(META.timeout)));
+        return fields;
+      });
   }
 
   /** A session's idle timeout in ms, from its stored `$t` (as the scripts round it). */

@@ -45,6 +45,22 @@ function plainSession(flat: string[]): Map<string, string> | null {
   return fields;
 }
 
+/** What the load script answered, as the store interface puts it. */
+function scriptSession(result: string[] | number | null): Map<string, string> | null | 'expired' {
+  if (result === null) return null;
+  if (result === 0) return 'expired';
+  if (result === -1) throw new CorruptSessionError('the key holds another Redis type');
+  if (result === -2) throw new CorruptSessionError('the hash has no meta fields');
+  if (result === -3) throw new CorruptSessionError('meta fields are not valid numbers');
+  return toMap(result as string[]);
+}
+
+/** A script error (or WRONGTYPE) is about the data, not the connection: never an outage. */
+function refusedRead(error: unknown): never {
+  if (error instanceof ReplyError) throw new CorruptSessionError('the store refused to read it');
+  throw error;
+}
+
 const GLOB = /[*?[\]\\]/g;
 
 /**
@@ -98,29 +114,16 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async load(
+  load(
     id: string,
     defaultTimeoutMs: number,
     touch?: SessionTouch,
   ): Promise<Map<string, string> | null | 'expired'> {
-    let result: string[] | number | null;
-    try {
-      if (touch?.skipSlide === true) return plainSession(await this.bounded(this.hgetall(id)));
-      result = await this.bounded(
-        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
-      );
-    } catch (error) {
-      // A script error is about the data (or the script), not the connection: never an outage.
-      if (error instanceof ReplyError)
-        throw new CorruptSessionError('the store refused to read it');
-      throw error;
-    }
-    if (result === null) return null;
-    if (result === 0) return 'expired';
-    if (result === -1) throw new CorruptSessionError('the key holds another Redis type');
-    if (result === -2) throw new CorruptSessionError('the hash has no meta fields');
-    if (result === -3) throw new CorruptSessionError('meta fields are not valid numbers');
-    return toMap(result as string[]);
+    if (touch?.skipSlide === true)
+      return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
+    return this.bounded(
+      this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
+    ).then(scriptSession, refusedRead);
   }
 
   /** The hash as a flat array: `call` skips the reply transformer that builds an object. */
