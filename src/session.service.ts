@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
+import { MAX_TIMEOUT_SECONDS } from './session/session-meta.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
@@ -52,8 +53,6 @@ function checkUserId(userId: unknown, allowNull = false): asserts userId is User
   }
 }
 
-/** Longest per-session idle timeout `adjustTimeout` takes: ten years. */
-const MAX_TIMEOUT_SECONDS = 315_360_000;
 const META_CREATED = '$c';
 /** How long an anonymous form's CSRF nonce cookie lives. */
 const ANONYMOUS_CSRF_SECONDS = 3600;

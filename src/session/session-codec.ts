@@ -1,5 +1,6 @@
 import type { SessionSerializer } from './session-serializer.interface.js';
 import { META, SYSTEM, SessionState, fieldOf, keyOf } from './session-state.js';
+import { validMs, validTimeout } from './session-meta.js';
 import {
   CorruptSessionError,
   SessionSerializationError,
@@ -40,11 +41,6 @@ function overLimit(units: number, limit: number, bytes: () => number): boolean {
   if (units > limit) return true;
   return bytes() > limit;
 }
-
-/** Bounds of the meta fields, as the Redis scripts check them. */
-const MAX_TIMEOUT_S = 315_360_000;
-const MAX_MS = 1e14;
-const validMs = (value: number) => value >= 0 && value < MAX_MS;
 
 /** Deepest nesting a stored value may have: deeper JSON parses, but cannot be serialized again. */
 const MAX_DEPTH = 1000;
@@ -130,7 +126,7 @@ export function reviveSession(
   if (
     !validMs(created) ||
     (deadline !== undefined && !validMs(deadline)) ||
-    (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMEOUT_S))
+    (timeout !== undefined && !validTimeout(timeout))
   ) {
     throw new CorruptSessionError('meta fields are not numbers');
   }

@@ -8,12 +8,13 @@ import {
   type VerifiedId,
 } from '../security/cookie-signature.util.js';
 import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
-import type { SessionStore } from '../store/session-store.interface.js';
+import type { SessionStore, SessionTouch } from '../store/session-store.interface.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
 import { SessionEvents, type SessionEventType } from '../users/session-events.js';
 import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
 import { TouchTracker } from './touch-tracker.js';
+import { idleTimeoutMs } from './session-meta.js';
 
 const QUIET_MS = 5000;
 
@@ -39,6 +40,11 @@ export class SessionLifecycle {
   readonly logger = new Logger('RedisSession');
   /** Sessions this process slid within `touch_interval`. */
   readonly touch: TouchTracker;
+  /** The configured idle timeout, ms. */
+  private readonly defaultTimeoutMs: number;
+  // Built once: every read hands the store one of these.
+  private readonly slide: SessionTouch | undefined;
+  private readonly skipSlide: SessionTouch;
   private lastOutageLog = 0;
   private suppressed = 0;
 
@@ -47,7 +53,11 @@ export class SessionLifecycle {
     @Inject(SESSION_STORE_IN_USE) readonly store: SessionStore,
     readonly events: SessionEvents,
   ) {
-    this.touch = new TouchTracker(config.touchIntervalMs);
+    const slackMs = config.touchIntervalMs;
+    this.touch = new TouchTracker(slackMs);
+    this.defaultTimeoutMs = config.timeoutSeconds * 1000;
+    this.slide = slackMs > 0 ? { skipSlide: false, slackMs } : undefined;
+    this.skipSlide = { skipSlide: true, slackMs };
   }
 
   /** The id the store keeps for a session id (a keyed hash with `hashed_keys`). */
@@ -151,12 +161,10 @@ export class SessionLifecycle {
    */
   private read(id: string): Promise<Map<string, string> | null | 'expired'> {
     if (!this.touch.recent(id)) return this.slidingRead(id);
-    const defaultMs = this.config.timeoutSeconds * 1000;
-    const slackMs = this.config.touchIntervalMs;
-    return this.store.load(id, defaultMs, { skipSlide: true, slackMs }).then((fields) => {
+    return this.store.load(id, this.defaultTimeoutMs, this.skipSlide).then((fields) => {
       if (fields === null || fields === 'expired' || !fields.has(META.created)) return fields;
-      const timeoutMs = this.timeoutMsOf(fields.get(META.timeout));
-      if (!nearDeadline(fields, slackMs) && this.touch.holds(id, timeoutMs)) return fields;
+      const timeoutMs = idleTimeoutMs(fields.get(META.timeout), this.defaultTimeoutMs);
+      if (!this.nearDeadline(deadlineOf(fields)) && this.touch.holds(id, timeoutMs)) return fields;
       this.touch.forget(id);
       return this.slidingRead(id);
     });
@@ -164,30 +172,31 @@ export class SessionLifecycle {
 
   /** A read through the load script, which slides the TTL; it opens a touch window. */
   private slidingRead(id: string): Promise<Map<string, string> | null | 'expired'> {
-    const slackMs = this.config.touchIntervalMs;
     const sentAt = performance.now();
-    return this.store
-      .load(
-        id,
-        this.config.timeoutSeconds * 1000,
-        slackMs > 0 ? { skipSlide: false, slackMs } : undefined,
-      )
-      .then((fields) => {
-        if (
-          fields !== null &&
-          fields !== 'expired' &&
-          fields.has(META.created) &&
-          !nearDeadline(fields, slackMs)
-        )
-          this.touch.slid(id, sentAt, this.timeoutMsOf(fields.get(META.timeout)));
-        return fields;
-      });
+    return this.store.load(id, this.defaultTimeoutMs, this.slide).then((fields) => {
+      if (fields !== null && fields !== 'expired' && fields.has(META.created))
+        this.touched(id, sentAt, fields.get(META.timeout), deadlineOf(fields));
+      return fields;
+    });
   }
 
-  /** A session's idle timeout in ms, from its stored `$t` (as the scripts round it). */
-  private timeoutMsOf(stored: string | number | undefined): number {
-    const seconds = stored === undefined ? NaN : Number(stored);
-    return seconds > 0 ? Math.ceil(seconds * 1000) : this.config.timeoutSeconds * 1000;
+  /**
+   * Opens a touch window for a slide sent at `sentAt`, unless the session's absolute deadline
+   * falls inside it: such sessions are left to the load script, which checks the deadline on
+   * Redis' clock.
+   */
+  private touched(
+    id: string,
+    sentAt: number,
+    timeout: string | number | undefined,
+    deadline: number | undefined,
+  ): void {
+    if (this.nearDeadline(deadline)) return;
+    this.touch.slid(id, sentAt, idleTimeoutMs(timeout, this.defaultTimeoutMs));
+  }
+
+  private nearDeadline(deadline: number | undefined): boolean {
+    return deadline !== undefined && deadline - Date.now() < this.config.touchIntervalMs;
   }
 
   /**
@@ -197,10 +206,7 @@ export class SessionLifecycle {
   private async forwarded(successor: string): Promise<SessionState> {
     let fields: Map<string, string> | null | 'expired';
     try {
-      fields = await this.store.load(successor, this.config.timeoutSeconds * 1000, {
-        skipSlide: false,
-        slackMs: this.config.touchIntervalMs,
-      });
+      fields = await this.store.load(successor, this.defaultTimeoutMs, this.slide);
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.fresh();
       throw this.unavailable(error);
@@ -381,7 +387,7 @@ export class SessionLifecycle {
     ended: string[],
   ): Promise<CookieAction> {
     const { store } = this;
-    const timeoutMs = this.config.timeoutSeconds * 1000;
+    const timeoutMs = this.defaultTimeoutMs;
     const cleared: CookieAction = state.loadedId ? 'clear' : 'none';
     if (state.intent === 'end') {
       await Promise.all(ended.map((id) => store.destroy(id)));
@@ -432,7 +438,7 @@ export class SessionLifecycle {
       const { touchIntervalMs } = this.config;
       if (!(await store.update(state.id, set, delta.remove, timeoutMs, touchIntervalMs)))
         return 'none';
-      this.touch.slid(state.id, sentAt, this.timeoutMsOf(state.timeout));
+      this.touched(state.id, sentAt, state.timeout, state.deadline);
     }
     return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
   }
@@ -461,7 +467,7 @@ export class SessionLifecycle {
       if (
         await this.store.create(state.id, fields, timeoutMs, absoluteTimeoutMs, touchIntervalMs)
       ) {
-        this.touch.slid(state.id, sentAt, this.timeoutMsOf(state.timeout));
+        this.touched(state.id, sentAt, state.timeout, state.deadline);
         state.persisted = true;
         return true;
       }
@@ -490,12 +496,10 @@ export class SessionLifecycle {
   }
 }
 
-/**
- * Whether a session's absolute deadline falls inside a touch window: such reads are left to the
- * load script, which checks the deadline on Redis' clock.
- */
-function nearDeadline(fields: Map<string, string>, windowMs: number): boolean {
-  return Number(fields.get(META.deadline)) - Date.now() < windowMs;
+/** A stored absolute deadline (ms), if the session has one. */
+function deadlineOf(fields: Map<string, string>): number | undefined {
+  const text = fields.get(META.deadline);
+  return text === undefined ? undefined : Number(text);
 }
 
 function isId(id: string | null): id is string {

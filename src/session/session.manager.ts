@@ -22,8 +22,6 @@ import { reviveSession } from './session-codec.js';
 import { SessionLifecycle, type CookieAction } from './session-lifecycle.js';
 import type { SessionState } from './session-state.js';
 
-const ignore = () => undefined;
-
 /** The 500 body a failed commit sends: the detail stays in the log and on the error. */
 const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
 
@@ -128,9 +126,6 @@ export class SessionManager {
       state.client = () => clientOf(request);
       return state.data;
     });
-    // Whoever asked awaits it; a load nobody awaits (an interceptor that answered from a cache)
-    // must not surface as an unhandled rejection: the boundary finds the failure on the slot.
-    slot.promise.catch(ignore);
     return slot.promise;
   }
 

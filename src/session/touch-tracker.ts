@@ -1,3 +1,5 @@
+import { touchSlackMs } from './session-meta.js';
+
 /** Most sessions the tracker remembers; past it the oldest entry goes (it just slides once more). */
 const MAX_ENTRIES = 100_000;
 
@@ -21,11 +23,6 @@ export class TouchTracker {
 
   constructor(private readonly intervalMs: number) {}
 
-  /** The slack a session with this idle timeout gets: the interval, at most a tenth of it. */
-  slackFor(timeoutMs: number): number {
-    return Math.min(this.intervalMs, Math.floor(timeoutMs / 10));
-  }
-
   /** Whether this process slid the session's TTL within its window. */
   recent(id: string): boolean {
     if (this.intervalMs === 0) return false;
@@ -38,7 +35,7 @@ export class TouchTracker {
 
   /** A slide of the session's TTL, sent at `sentAt`, for a session with this idle timeout. */
   slid(id: string, sentAt: number, timeoutMs: number): void {
-    const slack = this.slackFor(timeoutMs);
+    const slack = touchSlackMs(this.intervalMs, timeoutMs);
     if (slack <= 0) return;
     // Re-inserted, so the Map's order stays oldest first.
     if (!this.slides.delete(id) && this.slides.size >= MAX_ENTRIES) {

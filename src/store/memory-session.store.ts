@@ -1,5 +1,12 @@
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
+import {
+  assertSessionShape,
+  idleTimeoutMs,
+  touchSlackMs,
+  validMs,
+  validTimeout,
+} from '../session/session-meta.js';
 
 interface Entry {
   fields: Map<string, string>;
@@ -7,11 +14,6 @@ interface Entry {
 }
 
 const SWEEP_INTERVAL_MS = 10_000;
-const MAX_TIMEOUT_S = 315_360_000;
-const MAX_MS = 1e14;
-
-const validTimeout = (t: number) => t > 0 && t <= MAX_TIMEOUT_S;
-const validMs = (v: number) => v >= 0 && v < MAX_MS;
 
 /**
  * An in-process store with the same observable behaviour as the Redis one (sliding TTL, absolute
@@ -55,9 +57,8 @@ export class MemorySessionStore implements SessionStore {
     now: number,
     slackMs = 0,
   ): number {
-    const timeout = fields.get('$t');
-    let ttl = timeout === undefined ? defaultTimeoutMs : Math.ceil(Number(timeout) * 1000);
-    if (slackMs > 0) ttl += Math.min(slackMs, Math.floor(ttl / 10));
+    let ttl = idleTimeoutMs(fields.get('$t'), defaultTimeoutMs);
+    ttl += touchSlackMs(slackMs, ttl);
     const deadline = fields.get('$a');
     if (deadline !== undefined) ttl = Math.min(ttl, Number(deadline) - now);
     return ttl;
@@ -72,10 +73,8 @@ export class MemorySessionStore implements SessionStore {
     const entry = this.live(id);
     if (!entry) return null;
     const { fields } = entry;
-    if (!fields.has('$c')) {
-      if (fields.size === 1 && fields.has('$>')) return new Map(fields);
-      throw new CorruptSessionError('the hash has no meta fields');
-    }
+    assertSessionShape(fields);
+    if (!fields.has('$c')) return new Map(fields);
     const timeout = fields.get('$t');
     const deadline = fields.get('$a');
     if (

@@ -2,6 +2,7 @@ import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
+import { assertSessionShape } from '../session/session-meta.js';
 
 type Client = Redis | Cluster;
 type ScriptClient = Client & {
@@ -40,8 +41,7 @@ function toMap(flat: string[]): Map<string, string> {
 function plainSession(flat: string[]): Map<string, string> | null {
   if (flat.length === 0) return null;
   const fields = toMap(flat);
-  if (!fields.has('$c') && !(fields.size === 1 && fields.has('$>')))
-    throw new CorruptSessionError('the hash has no meta fields');
+  assertSessionShape(fields);
   return fields;
 }
 

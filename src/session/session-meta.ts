@@ -1,0 +1,40 @@
+import { CorruptSessionError } from '../session.errors.js';
+import { FORWARD, META } from './session-state.js';
+
+/**
+ * The rules of a session's meta fields, as the Lua scripts in `store/session-scripts.ts` apply
+ * them (the scripts cannot import these; they carry the same numbers), for the stores and the
+ * request path that read or write without a script.
+ */
+
+/** Longest per-session idle timeout (`$t`): ten years, in seconds. @internal */
+export const MAX_TIMEOUT_SECONDS = 315_360_000;
+
+/** Past any real time in ms: a `$c` or `$a` beyond it was not written by the library. */
+const MAX_MS = 1e14;
+
+/** A valid `$t`, in seconds. @internal */
+export const validTimeout = (seconds: number) => seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS;
+
+/** A valid `$c` or `$a`, in ms since the epoch. @internal */
+export const validMs = (ms: number) => ms >= 0 && ms < MAX_MS;
+
+/** The idle timeout of a session in ms: its stored `$t` (whole ms, rounded up) or the default. @internal */
+export function idleTimeoutMs(stored: string | number | undefined, defaultMs: number): number {
+  return stored === undefined ? defaultMs : Math.ceil(Number(stored) * 1000);
+}
+
+/** The `touch_interval` slack a session with this idle timeout gets: at most a tenth of it. @internal */
+export function touchSlackMs(intervalMs: number, timeoutMs: number): number {
+  return Math.min(intervalMs, Math.floor(timeoutMs / 10));
+}
+
+/**
+ * Stored fields that are neither a session (no `$c`) nor a retired id's forward marker (only
+ * `$>`) are corrupt data.
+ * @internal
+ */
+export function assertSessionShape(fields: Map<string, string>): void {
+  if (!fields.has(META.created) && !(fields.size === 1 && fields.has(FORWARD)))
+    throw new CorruptSessionError('the hash has no meta fields');
+}
