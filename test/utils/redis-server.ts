@@ -177,6 +177,15 @@ export async function monitor(url: string) {
     roundTrips(prefix: string): MonitoredCommand[] {
       return seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.startsWith(prefix)));
     },
+    /**
+     * The round trips by command name, any script as `script`: ioredis sends a script's body once
+     * per connection (EVAL), then its SHA (EVALSHA), one round trip either way.
+     */
+    tripNames(prefix: string): string[] {
+      return this.roundTrips(prefix).map((c) =>
+        c.name === 'eval' || c.name === 'evalsha' ? 'script' : c.name,
+      );
+    },
     all: seen,
     clear(): void {
       seen.length = 0;
