@@ -73,39 +73,6 @@ function validSystemValue(field: string, value: unknown): boolean {
 }
 
 /**
- * Values at least this long (JSON text) are handed out through an accessor that notes the first
- * touch: one the request never touched is known unchanged at commit without serializing it again.
- * Shorter ones cost less to serialize than to watch.
- */
-const WATCH_MIN_LENGTH = 64;
-
-/**
- * Defines `key` as an accessor that turns back into a plain data property on the first read or
- * write, remembering the getter so the commit can tell an untouched value.
- */
-function watch(state: SessionState, data: Record<string, unknown>, key: string, value: unknown) {
-  const settle = (next: unknown) =>
-    Object.defineProperty(data, key, {
-      value: next,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  const get = () => {
-    settle(value);
-    return value;
-  };
-  Object.defineProperty(data, key, { get, set: settle, enumerable: true, configurable: true });
-  (state.watched ??= new Map()).set(key, get);
-}
-
-/** Whether a watched key still holds its untouched accessor (no read, write or delete since). */
-function untouched(state: SessionState, data: object, key: string): boolean {
-  const get = state.watched?.get(key);
-  return get !== undefined && Object.getOwnPropertyDescriptor(data, key)?.get === get;
-}
-
-/**
  * A session state from the stored fields; throws `CorruptSessionError` on anything that is not a
  * session (or that the request path could not carry: a value nested too deep to serialize again,
  * a stored session larger than `max_size`), so the caller can start a fresh one instead.
@@ -155,8 +122,6 @@ export function reviveSession(
           enumerable: true,
           configurable: true,
         });
-      else if (text.length >= WATCH_MIN_LENGTH && typeof value === 'object' && value !== null)
-        watch(state, data, key, value);
       else data[key] = value;
     } else {
       if (!validSystemValue(field, value))
@@ -216,17 +181,6 @@ export function sessionDelta(
   if (maxFields !== undefined && keys.length > maxFields)
     throw new SessionTooManyFieldsError(keys.length, maxFields);
   for (const key of keys) {
-    const text = untouched(state, data, key) ? state.snapshot.get(fieldOf(key)) : undefined;
-    if (text !== undefined) {
-      // Never read nor written in this request: its stored text stands, unserialized (a rotated
-      // session has no snapshot left, and serializes everything).
-      const field = fieldOf(key);
-      count++;
-      kept++;
-      size += field.length + text.length;
-      if (withAll) all.push(field, text);
-      continue;
-    }
     const value = data[key];
     if (value !== undefined) add(fieldOf(key), key, value);
   }

@@ -70,11 +70,6 @@ export type SessionIntent = 'keep' | 'rotate' | 'end' | 'restart';
 export class SessionState {
   /** Serialized value of every field as loaded, by field name: the baseline of the delta. */
   snapshot = new Map<string, string>();
-  /**
-   * Large values handed out through an accessor until first touched, by key, with the getter
-   * that marks them untouched (see session-codec.ts).
-   */
-  watched: Map<string, () => unknown> | undefined;
   /** The library's own fields (flash queues, CSRF token), by field name. */
   system = new Map<string, unknown>();
   /** What the commit does. */
