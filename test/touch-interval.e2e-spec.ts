@@ -81,6 +81,33 @@ describe.each(ADAPTERS)('touch_interval on %s', (adapter) => {
     expect(await trips('/read', cookie)).toEqual(['hgetall']);
   });
 
+  it('a write inside the window leaves the TTL to the slide that opened it; past the window it slides again', async () => {
+    const cookie = cookieOf(await bed.http().get('/write'));
+    const key = bed.key(idOf(cookie));
+    const slid = () => watch.all.some((c) => c.source === 'lua' && c.name === 'pexpire');
+    await redis.client.pexpire(key, 105_000);
+    expect(await trips('/write', cookie)).toEqual(['hgetall', 'script']);
+    expect(slid()).toBe(false);
+    expect(await redis.client.hget(key, 'counter')).toBe('2');
+    expect(await redis.client.pttl(key)).toBeLessThanOrEqual(105_000);
+    jest.advanceTimersByTime(10_001);
+    expect(await trips('/write', cookie)).toEqual(['script', 'script']);
+    expect(slid()).toBe(true);
+    expect(await redis.client.pttl(key)).toBeGreaterThan(105_000);
+    // The window this write's read opened holds for the next write, which only writes.
+    expect(await trips('/write', cookie)).toEqual(['hgetall', 'script']);
+    expect(slid()).toBe(false);
+  });
+
+  it('a write that sets a new timeout slides the TTL to it, inside the window too', async () => {
+    const cookie = cookieOf(await bed.http().get('/write'));
+    const key = bed.key(idOf(cookie));
+    await bed.http().get('/timeout/50').set('Cookie', cookie).expect(200);
+    const ttl = await redis.client.pttl(key);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(55_000);
+  });
+
   it('a deadline inside the window is checked by the script: the TTL never passes it, and past it the session is gone', async () => {
     const cookie = cookieOf(await bed.http().get('/write'));
     const key = bed.key(idOf(cookie));

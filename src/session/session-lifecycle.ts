@@ -254,10 +254,12 @@ export class SessionLifecycle {
     const delta = this.encrypt(
       sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
     );
-    if (state.intent === 'keep' && !state.timeoutChanged && !state.userChanged) {
-      if (!state.persisted && (delta.empty || !options.canSetCookie)) return 'none';
-      if (state.persisted && delta.set.length === 0 && delta.remove.length === 0)
-        return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+    if (state.intent === 'keep' && !state.userChanged) {
+      if (!state.persisted && !state.timeoutChanged && (delta.empty || !options.canSetCookie))
+        return 'none';
+      // Fields of an existing session and nothing else (no index, no event): the common write,
+      // one plain chain to the store.
+      if (state.persisted) return this.updateFields(state, delta);
     }
     return this.writeDelta(state, delta, options);
   }
@@ -429,18 +431,42 @@ export class SessionLifecycle {
       if (delta.empty || !options.canSetCookie) return 'none';
       return (await this.create(state, delta, timeoutMs)) ? 'set' : 'none';
     }
-    if (delta.set.length > 0 || delta.remove.length > 0 || state.timeoutChanged) {
-      const set = state.timeoutChanged
-        ? [...delta.set, META.timeout, String(state.timeout)]
-        : delta.set;
-      // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
-      const sentAt = performance.now();
-      const { touchIntervalMs } = this.config;
-      if (!(await store.update(state.id, set, delta.remove, timeoutMs, touchIntervalMs)))
-        return 'none';
-      this.touched(state.id, sentAt, state.timeout, state.deadline);
-    }
-    return state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+    return this.updateFields(state, delta);
+  }
+
+  /**
+   * Writes the changed fields of an existing session (none: nothing is sent) and says whether
+   * the cookie is set again. Synchronous when there is nothing to write.
+   */
+  private updateFields(state: SessionState, delta: Delta): CookieAction | Promise<CookieAction> {
+    const cookie: CookieAction =
+      state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+    if (delta.set.length === 0 && delta.remove.length === 0 && !state.timeoutChanged) return cookie;
+    const set = state.timeoutChanged
+      ? [...delta.set, META.timeout, String(state.timeout)]
+      : delta.set;
+    const sentAt = performance.now();
+    const { id } = state;
+    // Slid within touch_interval (by this request's own read, usually) and no new timeout: the
+    // write leaves the TTL alone, and the window stays the one that slide opened.
+    const keepTtl =
+      !state.timeoutChanged &&
+      this.touch.recent(id) &&
+      this.touch.holds(id, idleTimeoutMs(state.timeout, this.defaultTimeoutMs));
+    const { touchIntervalMs } = this.config;
+    return this.store
+      .update(id, set, delta.remove, this.defaultTimeoutMs, touchIntervalMs, keepTtl)
+      .then(
+        (updated) => {
+          // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
+          if (!updated) return 'none';
+          if (!keepTtl) this.touched(id, sentAt, state.timeout, state.deadline);
+          return cookie;
+        },
+        (error) => {
+          throw this.unavailable(error);
+        },
+      );
   }
 
   /**

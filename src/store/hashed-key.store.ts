@@ -43,8 +43,15 @@ export class HashedKeyStore implements SessionStore {
     );
   }
 
-  update(id: string, set: string[], remove: string[], defaultTimeoutMs: number, slackMs?: number) {
-    return this.inner.update(this.storeIdOf(id), set, remove, defaultTimeoutMs, slackMs);
+  update(
+    id: string,
+    set: string[],
+    remove: string[],
+    defaultTimeoutMs: number,
+    slackMs?: number,
+    keepTtl?: boolean,
+  ) {
+    return this.inner.update(this.storeIdOf(id), set, remove, defaultTimeoutMs, slackMs, keepTtl);
   }
 
   destroy(id: string) {

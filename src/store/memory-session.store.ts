@@ -126,12 +126,17 @@ export class MemorySessionStore implements SessionStore {
     remove: string[],
     defaultTimeoutMs: number,
     slackMs = 0,
+    keepTtl = false,
   ): Promise<boolean> {
     const entry = this.live(id);
     if (!entry || entry.fields.has('$>')) return false;
     const next = new Map(entry.fields);
     for (let i = 0; i < set.length; i += 2) next.set(set[i], set[i + 1]);
     for (const field of remove) next.delete(field);
+    if (keepTtl) {
+      entry.fields = next;
+      return true;
+    }
     const now = Date.now();
     const ttl = this.ttlOf(next, defaultTimeoutMs, now, slackMs);
     if (!(ttl > 0)) {

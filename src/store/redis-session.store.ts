@@ -63,6 +63,8 @@ function refusedRead(error: unknown): never {
 
 const GLOB = /[*?[\]\\]/g;
 
+const isOne = (result: number): boolean => result === 1;
+
 /**
  * Sessions in Redis: one hash per session under `<prefix><id>`, each operation one round trip on
  * one key (Cluster-safe).
@@ -150,24 +152,26 @@ export class RedisSessionStore implements SessionStore {
     return created > 0;
   }
 
-  async update(
+  update(
     id: string,
     set: string[],
     remove: string[],
     defaultTimeoutMs: number,
     slackMs = 0,
+    keepTtl = false,
   ): Promise<boolean> {
-    const result = await this.bounded(
+    // A plain chain, not an async function: the write path of every request that writes.
+    return this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
         defaultTimeoutMs,
         slackMs,
         set.length / 2,
+        keepTtl ? 1 : 0,
         ...set,
         ...remove,
       ),
-    );
-    return result === 1;
+    ).then(isOne);
   }
 
   async retire(id: string, successor: string, graceMs: number): Promise<boolean> {

@@ -23,6 +23,7 @@ local function valid_ms(v) return v ~= nil and v >= 0 and v < MAX_MS end
 -- slack: touch_interval (ms), capped at a tenth of the session's idle timeout. Reads within it of
 -- the last slide skip the slide, so the TTL it sets is that much longer: an idle session never
 -- ends before its timeout, and outlives it by at most the slack.
+-- now: Redis' clock in ms, needed (and read) only when there is a deadline.
 local function ttl_of(timeout, deadline, default_ms, now, slack)
   local ttl = default_ms
   if timeout then ttl = math.ceil(timeout * 1000) end
@@ -76,7 +77,8 @@ if deadline then
   deadline = tonumber(deadline)
   if not valid_ms(deadline) then return -3 end
 end
-local now = now_ms()
+-- The clock only matters against a deadline or a last-seen time: TIME is skipped otherwise.
+local now = (deadline or bound) and now_ms()
 local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now, ARGV[2])
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
@@ -128,30 +130,42 @@ return created
 
 /**
  * Delta write, only while the session exists (a concurrent logout wins, nothing is resurrected).
- * ARGV: default idle timeout (ms), slack (ms), n = number of fields to set, n field/value pairs,
- * then fields to delete. The TTL follows the stored `$t` (or the one this write sets) and `$a`.
+ * ARGV: default idle timeout (ms), slack (ms), n = number of fields to set, keep ('1' when the
+ * caller slid the TTL within touch_interval and sets no `$t`: the TTL is left as it is), n
+ * field/value pairs, then fields to delete. Otherwise the TTL follows the stored `$t` (or the one
+ * this write sets) and `$a`.
  * Returns 1, or 0 when the session is gone (or passed its deadline, then deleted).
  */
-export const UPDATE_SCRIPT = `${COMMON}
+export const UPDATE_SCRIPT = `
+local n = tonumber(ARGV[3])
+local last = 4 + n * 2
+-- Within touch_interval the TTL already covers the timeout (and stops at the deadline): the
+-- fields alone are written, before any helper is defined. Lists too long for one unpack go on.
+if ARGV[4] == '1' and n <= 3999 and #ARGV - last <= 7999 then
+  local stored = redis.call('HMGET', KEYS[1], '$c', '$>')
+  if not stored[1] or stored[2] then return 0 end
+  if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, last)) end
+  if #ARGV > last then redis.call('HDEL', KEYS[1], unpack(ARGV, last + 1, #ARGV)) end
+  return 1
+end
+${COMMON}
 -- One read answers all three questions: is it a session ($c), retired ($>), and its TTL meta.
 local stored = redis.call('HMGET', KEYS[1], '$c', '$>', '$t', '$a')
 if not stored[1] or stored[2] then return 0 end
-local n = tonumber(ARGV[3])
-local last = 3 + n * 2
 local timeout
-for i = 4, last, 2 do
+for i = 5, last, 2 do
   if ARGV[i] == '$t' then timeout = tonumber(ARGV[i + 1]) end
 end
 if timeout and not valid_timeout(timeout) then return redis.error_reply('invalid $t') end
 if not timeout and stored[3] then timeout = tonumber(stored[3]) end
 if timeout and not valid_timeout(timeout) then timeout = nil end
 local deadline = stored[4] and tonumber(stored[4])
-local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), now_ms(), ARGV[2])
+local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), deadline and now_ms(), ARGV[2])
 if ttl <= 0 then
   redis.call('DEL', KEYS[1])
   return 0
 end
-if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 4, last) end
+if n > 0 then each_chunk('HSET', KEYS[1], ARGV, 5, last) end
 if #ARGV > last then each_chunk('HDEL', KEYS[1], ARGV, last + 1, #ARGV) end
 redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return 1

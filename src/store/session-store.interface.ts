@@ -58,6 +58,11 @@ export interface SessionStore {
     defaultTimeoutMs: number,
     /** `touch_interval` slack (ms) added to the idle TTL, at most a tenth of the timeout. */
     slackMs?: number,
+    /**
+     * `touch_interval`: the caller slid the TTL within the interval and sets no `$t`, so the
+     * store may write the fields and leave the TTL as it is (or slide it anyway).
+     */
+    keepTtl?: boolean,
   ): Promise<boolean>;
   /**
    * Retires a regenerated session's old id: deletes it and, for `graceMs`, leaves a forward
