@@ -74,7 +74,15 @@ function makeStore(
     });
   }
   const timeout = configuredHere && !isCluster ? undefined : config.socketTimeoutMs;
-  return { store: new RedisSessionStore(client, config.prefix, owned, timeout), client, owned };
+  const store = new RedisSessionStore(
+    client,
+    config.prefix,
+    owned,
+    timeout,
+    undefined,
+    config.nearCacheSize,
+  );
+  return { store, client, owned };
 }
 
 function setUpResources(

@@ -94,6 +94,17 @@ export interface RedisSessionModuleOptions {
    * @default 60, or a tenth of `timeout` when that is less
    */
   touchInterval?: number;
+  /**
+   * Near cache: how many sessions each process keeps in memory, served with no round trip while
+   * Redis' server-assisted client-side caching (`CLIENT TRACKING`, pushed invalidations on a
+   * second connection) says nobody changed them. A read inside `touchInterval` of the last slide
+   * then sends nothing; a write sends only its update. A change from another process (a write, a
+   * logout, a regenerate) drops the copy before that process's reply is out; a dropped connection
+   * drops every copy. Standalone or Sentinel Redis 6+, not Cluster; needs `touchInterval` > 0.
+   * Memory: up to this many sessions of up to `maxSize` bytes each.
+   * @default 0 (off)
+   */
+  nearCache?: number;
   /** Maximum lifetime in seconds since creation, whatever the activity. @default undefined (none) */
   absoluteTimeout?: number;
   /** Redis key namespace: a session is stored under `<prefix><id>`. @default 'session:' */

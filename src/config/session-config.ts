@@ -35,6 +35,8 @@ export interface SessionConfig {
   rotationGraceMs: number;
   /** `touch_interval` in ms (0: every read slides the TTL). */
   touchIntervalMs: number;
+  /** `near_cache`: sessions kept in memory per process (0: off). */
+  nearCacheSize: number;
   hashedKeys: boolean;
   /** Encryption at rest, when an encryption key is configured. */
   cipher?: FieldCipher;
@@ -76,6 +78,7 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     touchIntervalMs: Math.round(
       (dto.touchInterval ?? Math.min(DEFAULT_TOUCH_INTERVAL, dto.timeout / 10)) * 1000,
     ),
+    nearCacheSize: dto.nearCache,
     hashedKeys: dto.hashedKeys,
     cipher:
       dto.encryptionKey === undefined

@@ -170,6 +170,10 @@ export class SessionOptionsDto {
   @Min(0, { message: '$property must be a number of seconds >= 0' })
   touchInterval?: number;
 
+  @IsInt({ message: '$property must be a whole number of sessions' })
+  @Min(0, { message: '$property must be a number of sessions >= 0' })
+  nearCache!: number;
+
   @IsBoolean()
   hashedKeys!: boolean;
 
@@ -267,6 +271,7 @@ const DTO_PATHS: Record<string, string> = {
   legacyKeep: 'legacy.keep',
   rotationGrace: 'rotationGrace',
   touchInterval: 'touchInterval',
+  nearCache: 'nearCache',
   encryptionKey: 'encryptionKey',
   oldEncryptionKeys: 'oldEncryptionKeys',
 };
@@ -299,6 +304,7 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
     userKey: options.userKey,
     rotationGrace: options.rotationGrace ?? 0,
     touchInterval: options.touchInterval,
+    nearCache: options.nearCache ?? 0,
     encryptionKey: options.encryptionKey,
     hashedKeys: options.hashedKeys ?? false,
     oldEncryptionKeys: options.oldEncryptionKeys,
@@ -374,6 +380,16 @@ function crossProblems(
     problems.push(
       `${label('touchInterval')} must be at most a tenth of ${label('timeout')} (${dto.timeout / 10} s)`,
     );
+  }
+  if (typeof dto.nearCache === 'number' && dto.nearCache > 0) {
+    if (dto.touchInterval === 0)
+      problems.push(
+        `${label('nearCache')} needs ${label('touchInterval')} > 0 (it serves reads inside it)`,
+      );
+    if (options.redis?.clusterNodes)
+      problems.push(`${label('nearCache')} is not available with ${label('redis.clusterNodes')}`);
+    if (options.store !== undefined)
+      problems.push(`${label('nearCache')} needs the Redis store, not a custom ${label('store')}`);
   }
   if (dto.legacyCookieName !== undefined && !(dto.legacySecrets?.length ?? 0))
     problems.push(`${label('legacy.secrets')} is required with ${label('legacy.cookieName')}`);

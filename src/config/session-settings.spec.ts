@@ -208,6 +208,7 @@ describe('sessionOptionsFromSettings', () => {
         'user_key',
         'rotation_grace',
         'touch_interval',
+        'near_cache',
         'hashed_keys',
         'encryption_key',
         'old_encryption_keys',

@@ -40,6 +40,7 @@ const SETTINGS: Record<string, [Kind, string]> = {
   user_key: ['string', 'userKey'],
   rotation_grace: ['number', 'rotationGrace'],
   touch_interval: ['number', 'touchInterval'],
+  near_cache: ['int', 'nearCache'],
   hashed_keys: ['bool', 'hashedKeys'],
   encryption_key: ['string', 'encryptionKey'],
   old_encryption_keys: ['list', 'oldEncryptionKeys'],

@@ -1,4 +1,5 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
+import { NearCache } from './near-cache.js';
 import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
@@ -73,11 +74,15 @@ const isOne = (result: number): boolean => result === 1;
 export class RedisSessionStore implements SessionStore {
   private readonly scripts: ScriptClient;
   private readonly isCluster: boolean;
+  /** `near_cache`: current copies of sessions this process read, when turned on. @internal */
+  readonly nearCache: NearCache | undefined;
 
   /**
    * @param client ioredis client or Cluster.
    * @param prefix key namespace.
    * @param owned whether `close()` should close the client (only clients the module made).
+   * @param nearCacheSize sessions to keep in this process's near cache (`near_cache`); 0 for none.
+   * Needs a standalone or Sentinel client (not Cluster) and Redis 6 or later.
    */
   constructor(
     readonly client: Client,
@@ -86,9 +91,14 @@ export class RedisSessionStore implements SessionStore {
     private readonly timeoutMs?: number,
     /** How long a user's index key outlives the latest expiry it was given. */
     private readonly indexGraceMs = 24 * 3600 * 1000,
+    nearCacheSize = 0,
   ) {
     this.scripts = defineScripts(client);
     this.isCluster = 'nodes' in client && typeof client.nodes === 'function';
+    if (nearCacheSize > 0 && this.isCluster)
+      throw new Error('near_cache needs a standalone or Sentinel Redis, not Cluster');
+    this.nearCache =
+      nearCacheSize > 0 ? new NearCache(client as Redis, prefix, nearCacheSize) : undefined;
   }
 
   /**
@@ -121,11 +131,30 @@ export class RedisSessionStore implements SessionStore {
     defaultTimeoutMs: number,
     touch?: SessionTouch,
   ): Promise<Map<string, string> | null | 'expired'> {
-    if (touch?.skipSlide === true)
-      return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
-    return this.bounded(
-      this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
-    ).then(scriptSession, refusedRead);
+    const cache = this.nearCache;
+    if (cache === undefined) {
+      if (touch?.skipSlide === true)
+        return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
+      return this.bounded(
+        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
+      ).then(scriptSession, refusedRead);
+    }
+    // A read that may skip the slide sends nothing when this process holds a current copy.
+    if (touch?.skipSlide === true) {
+      const hit = cache.get(id);
+      if (hit !== undefined) return Promise.resolve(hit);
+    }
+    const mark = cache.mark();
+    const read =
+      touch?.skipSlide === true
+        ? this.bounded(this.hgetall(id)).then(plainSession, refusedRead)
+        : this.bounded(
+            this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
+          ).then(scriptSession, refusedRead);
+    return read.then((fields) => {
+      if (fields instanceof Map && fields.has('$c')) cache.put(id, fields, mark);
+      return fields;
+    });
   }
 
   /** The hash as a flat array: `call` skips the reply transformer that builds an object. */
@@ -161,7 +190,8 @@ export class RedisSessionStore implements SessionStore {
     keepTtl = false,
   ): Promise<boolean> {
     // A plain chain, not an async function: the write path of every request that writes.
-    return this.bounded(
+    const cache = this.nearCache;
+    const written = this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
         defaultTimeoutMs,
@@ -172,17 +202,39 @@ export class RedisSessionStore implements SessionStore {
         ...remove,
       ),
     ).then(isOne);
+    if (cache === undefined) return written;
+    return written.then(
+      (updated) => {
+        cache.forget(id);
+        return updated;
+      },
+      (error: unknown) => {
+        cache.forget(id);
+        throw error;
+      },
+    );
   }
 
   async retire(id: string, successor: string, graceMs: number): Promise<boolean> {
-    const result = await this.bounded(
-      this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
-    );
-    return result === 1;
+    this.nearCache?.forget(id);
+    try {
+      const result = await this.bounded(
+        this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
+      );
+      return result === 1;
+    } finally {
+      this.nearCache?.forget(id);
+    }
   }
 
   async destroy(id: string): Promise<boolean> {
-    return (await this.bounded(this.client.del(this.prefix + id))) > 0;
+    this.nearCache?.forget(id);
+    try {
+      return (await this.bounded(this.client.del(this.prefix + id))) > 0;
+    } finally {
+      // A read sent before the DEL may have stored its copy since.
+      this.nearCache?.forget(id);
+    }
   }
 
   async exists(id: string): Promise<boolean> {
@@ -273,6 +325,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    await this.nearCache?.close();
     if (!this.owned) return;
     const client = this.client as Redis;
     if (client.status === 'end') return;
