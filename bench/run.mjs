@@ -15,9 +15,9 @@ const CONNECTIONS = num('CONNECTIONS', 50);
 const COUNT_N = num('COUNT_N', 1000);
 const LOST_N = num('LOST_N', 10000);
 const SETTLE_MS = num('SETTLE_MS', 400);
-const VARIANTS = (process.env.VARIANTS ?? 'bare-express,rt-express,floor-express,express-session,lib-express,lib-route-express,bare-fastify,rt-fastify,floor-fastify,fastify-session,lib-fastify,lib-route-fastify').split(',');
+const VARIANTS = (process.env.VARIANTS ?? 'bare-express,rt-express,floor-express,express-session,lib-express,lib-route-express,bare-fastify,rt-fastify,floor-fastify,fastify-session,lib-fastify,lib-route-fastify,lib-cache-fastify').split(',');
 // The route-bound variants differ from lib-* only where no session is used: measure just there and /read.
-const routesOf = (variant) => (variant.startsWith('lib-route-') ? ['none', 'read'] : ROUTES);
+const routesOf = (variant) => (/^lib-(route|cache)-/.test(variant) ? ['none', 'read'] : ROUTES);
 const ROUTES = (process.env.ROUTES ?? 'none,read,write,login').split(',');
 const RESULTS = new URL('./results/', import.meta.url);
 
@@ -276,6 +276,18 @@ try {
     }
   }
 
+  // One connection, one request at a time: what a request waits for when the server is not
+  // saturated, where a round trip saved shows as latency rather than throughput.
+  const sequential = {};
+  for (const s of servers.filter((server) => /^(floor|lib|lib-cache)-fastify$|^fastify-session$/.test(server.variant))) {
+    await redis.client.flushdb();
+    const cookie = await cookieFor(s);
+    await cannon(s.port, '/read', cookie, 1, { connections: 1 });
+    const r = await cannon(s.port, '/read', cookie, DURATION, { connections: 1 });
+    sequential[s.variant] = { rps: r.requests.average, meanMs: r.latency.average };
+    log(`sequential /read ${s.variant}: ${Math.round(r.requests.average)} req/s, mean ${r.latency.average} ms`);
+  }
+
   const lost = {};
   for (const s of servers.filter((s) => isSession(s.variant))) {
     lost[s.variant] = await crossKeyLost(redis.client, s);
@@ -292,6 +304,7 @@ try {
     counts,
     storage: store,
     runs,
+    sequential,
     lost,
   };
   writeFileSync(new URL('results.json', RESULTS), JSON.stringify(results, null, 2));

@@ -16,7 +16,7 @@ import { ioredisForConnectRedis } from './ioredis-shim.js';
 const [variant, port, redisUrl] = process.argv.slice(2);
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
-export const VARIANTS = ['bare-express', 'express-session', 'lib-express', 'lib-route-express', 'bare-fastify', 'fastify-session', 'lib-fastify', 'lib-route-fastify', 'rt-express', 'rt-fastify', 'floor-express', 'floor-fastify', 'memory-express', 'memory-fastify'];
+export const VARIANTS = ['bare-express', 'express-session', 'lib-express', 'lib-route-express', 'bare-fastify', 'fastify-session', 'lib-fastify', 'lib-route-fastify', 'lib-cache-express', 'lib-cache-fastify', 'rt-express', 'rt-fastify', 'floor-express', 'floor-fastify', 'memory-express', 'memory-fastify'];
 
 function appModule(controller: Type, imports: ModuleMetadata['imports'] = []): Type {
   @Module({ imports, controllers: [controller] })
@@ -39,6 +39,12 @@ async function create(): Promise<{ app: INestApplication; redis?: Redis }> {
     case 'lib-express':
     case 'lib-fastify': {
       const module = appModule(LibController, [RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redisUrl } })]);
+      return { app: await NestFactory.create(module, adapter(), { logger: [...logger] }) };
+    }
+    // The opt-in near cache: reads inside touch_interval of a session this process holds send nothing.
+    case 'lib-cache-express':
+    case 'lib-cache-fastify': {
+      const module = appModule(LibController, [RedisSessionModule.forRoot({ secret: SECRET, redis: { url: redisUrl }, nearCache: 10_000 })]);
       return { app: await NestFactory.create(module, adapter(), { logger: [...logger] }) };
     }
     // The lean mode: globalInterceptor: false and nothing else. No route runs an interceptor;
