@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { varyWith, type BoundaryOutcome } from './node-response.js';
-import { EXTRA_COOKIES, SESSION_SLOT, type SlottedRequest } from './session-slot.js';
+import { EXTRA_COOKIES, slotOfRaw, type SlottedRequest } from './session-slot.js';
 
 type Done = (error: Error | null, payload?: unknown) => void;
 
@@ -91,7 +91,7 @@ export function registerFastifyHooks(instance: FastifyLikeInstance, commit: Fast
       raw[EXTRA_COOKIES] = undefined;
       for (const cookie of extra) reply.header('set-cookie', cookie);
     }
-    const slot = raw[SESSION_SLOT];
+    const slot = slotOfRaw(raw);
     if (slot === undefined || slot.committed) return done(null, payload);
     const outcome = commit(request, false, reply.statusCode);
     // A read-only request commits synchronously: the reply goes on in this same tick.

@@ -61,6 +61,124 @@ export function appendRawSetCookie(res: ServerResponse, values: string[]): void 
 }
 
 /**
+ * The hold of each held response. A WeakMap, never a property on the response: Express gives each
+ * response a prototype of its own app, after which V8 makes a new hidden class for every property
+ * added to it (measured: 18 µs to add the four wrappers, and the garbage of five hidden classes,
+ * per request). Per copy of the library: a second copy holding the same response wraps this
+ * one's wrappers with its own, each finding its own hold.
+ */
+const HOLDS = new WeakMap<object, Hold>();
+
+/** For each prototype a held response had, the same prototype with the wrappers on top. */
+const HELD_PROTOTYPES = new WeakMap<object, object>();
+
+interface Hold {
+  writeHead: Writer;
+  write: Writer;
+  end: Writer;
+  flushHeaders: Writer;
+  commit: BoundaryCommit;
+  committedElsewhere: () => boolean;
+  /** A `writeHead` waiting for the commit. */
+  deferred: unknown[] | undefined;
+  headersLeft: boolean;
+  committing: boolean;
+  done: boolean;
+}
+
+type HeldResponse = ServerResponse;
+
+const WRAPPED = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
+
+const never = () => false;
+
+/** Sends a deferred `writeHead`, if there is one. */
+function release(res: HeldResponse, hold: Hold): void {
+  const args = hold.deferred;
+  if (args === undefined) return;
+  hold.deferred = undefined;
+  hold.writeHead.apply(res, args);
+}
+
+/** A body (or flushed headers) before the end: the headers go now, without a cookie. */
+function letHeadersGo(res: HeldResponse, hold: Hold): void {
+  if (!hold.done && !hold.committing) hold.headersLeft = true;
+  release(res, hold);
+}
+
+// The wrappers are the same four functions for every response (never closures made per request),
+// so the responses they are set on keep one hidden class between them.
+function heldWriteHead(this: HeldResponse, ...args: unknown[]) {
+  const hold = HOLDS.get(this)!;
+  if (hold.done || hold.committing || hold.committedElsewhere())
+    return hold.writeHead.apply(this, args);
+  hold.deferred = args;
+  return this;
+}
+
+function heldWrite(this: HeldResponse, ...args: unknown[]) {
+  const hold = HOLDS.get(this)!;
+  letHeadersGo(this, hold);
+  return hold.write.apply(this, args);
+}
+
+function heldFlushHeaders(this: HeldResponse, ...args: unknown[]) {
+  const hold = HOLDS.get(this)!;
+  letHeadersGo(this, hold);
+  return hold.flushHeaders.apply(this, args);
+}
+
+function heldEnd(this: HeldResponse, ...args: unknown[]) {
+  const hold = HOLDS.get(this)!;
+  if (hold.done || hold.committing || hold.committedElsewhere()) {
+    release(this, hold);
+    return hold.end.apply(this, args);
+  }
+  hold.committing = true;
+  const left = hold.headersLeft || this.headersSent;
+  const status = hold.deferred !== undefined ? Number(hold.deferred[0]) : this.statusCode;
+  const outcome = hold.commit(left, status);
+  // A read-only request commits synchronously: the response ends in this same call.
+  if (!(outcome instanceof Promise)) {
+    finish(this, hold, args, left, outcome);
+    return this;
+  }
+  outcome.then(
+    (settled) => finish(this, hold, args, left, settled),
+    () => {
+      hold.done = true;
+      release(this, hold);
+      hold.end.apply(this, args);
+    },
+  );
+  return this;
+}
+
+function finish(
+  res: HeldResponse,
+  hold: Hold,
+  args: unknown[],
+  left: boolean,
+  outcome: BoundaryOutcome,
+): void {
+  hold.done = true;
+  if (outcome.replace && !left) {
+    hold.deferred = undefined;
+    res.statusCode = outcome.replace.status;
+    for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
+      res.removeHeader(name);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(outcome.replace.body));
+    if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
+    hold.end.call(res, outcome.replace.body);
+    return;
+  }
+  if (!left) apply(res, hold.deferred, outcome);
+  release(res, hold);
+  hold.end.apply(res, args);
+}
+
+/**
  * Holds a raw Node response until the session has committed, the way express-session does: the
  * commit starts when the response ends, and the headers (with the cookie) leave only after it.
  * A `writeHead` before the end is deferred to it; a body written before the end (SSE, a stream)
@@ -71,80 +189,46 @@ export function holdNodeResponse(
   res: ServerResponse,
   commit: BoundaryCommit,
   /** The commit already ran elsewhere (Fastify's onSend): the response passes straight through. */
-  committedElsewhere: () => boolean = () => false,
+  committedElsewhere: () => boolean = never,
 ): void {
-  const target = res as unknown as Record<string, Writer>;
-  const writeHead = res.writeHead as unknown as Writer;
-  const write = res.write as unknown as Writer;
-  const end = res.end as unknown as Writer;
-  const flushHeaders = res.flushHeaders as unknown as Writer;
-  let deferred: unknown[] | undefined;
-  let headersLeft = false;
-  let committing = false;
-  let done = false;
-
-  const release = () => {
-    if (deferred === undefined) return;
-    const args = deferred;
-    deferred = undefined;
-    writeHead.apply(res, args);
-  };
-  const letHeadersGo = () => {
-    if (!done && !committing) headersLeft = true;
-    release();
-  };
-
-  target.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (done || committing || committedElsewhere()) return writeHead.apply(this, args);
-    deferred = args;
-    return this;
-  };
-  target.write = function (this: ServerResponse, ...args: unknown[]) {
-    letHeadersGo();
-    return write.apply(this, args);
-  };
-  target.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
-    letHeadersGo();
-    return flushHeaders.apply(this, args);
-  };
-  target.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (done || committing || committedElsewhere()) {
-      release();
-      return end.apply(this, args);
-    }
-    committing = true;
-    const left = headersLeft || res.headersSent;
-    const status = deferred !== undefined ? Number(deferred[0]) : res.statusCode;
-    const finish = (outcome: BoundaryOutcome) => {
-      done = true;
-      if (outcome.replace && !left) {
-        deferred = undefined;
-        res.statusCode = outcome.replace.status;
-        for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
-          res.removeHeader(name);
-        res.setHeader('content-type', 'application/json; charset=utf-8');
-        res.setHeader('content-length', Buffer.byteLength(outcome.replace.body));
-        if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
-        end.call(res, outcome.replace.body);
-        return;
-      }
-      if (!left) apply(res, deferred, outcome);
-      release();
-      end.apply(res, args);
-    };
-    const outcome = commit(left, status);
-    // A read-only request commits synchronously: the response ends in this same call.
-    if (!(outcome instanceof Promise)) {
-      finish(outcome);
-      return this;
-    }
-    outcome.then(finish, () => {
-      done = true;
-      release();
-      end.apply(res, args);
-    });
-    return this;
-  };
+  if (HOLDS.has(res)) return;
+  // The methods in effect now (the prototype's, or another library's own wrappers).
+  HOLDS.set(res, {
+    writeHead: res.writeHead as unknown as Writer,
+    write: res.write as unknown as Writer,
+    end: res.end as unknown as Writer,
+    flushHeaders: res.flushHeaders as unknown as Writer,
+    commit,
+    committedElsewhere,
+    deferred: undefined,
+    headersLeft: false,
+    committing: false,
+    done: false,
+  });
+  // Middleware that wrapped a method on the response itself (compression, say) keeps its place
+  // outside ours only if ours go on the response too; otherwise one prototype swap (cached per
+  // prototype) puts them in front of the response's own prototype, with nothing added to it.
+  if (WRAPPED.some((name) => Object.hasOwn(res, name))) {
+    const target = res as unknown as Record<string, Writer>;
+    target.writeHead = heldWriteHead as Writer;
+    target.write = heldWrite as Writer;
+    target.flushHeaders = heldFlushHeaders as Writer;
+    target.end = heldEnd as Writer;
+    return;
+  }
+  const prototype = Object.getPrototypeOf(res) as object;
+  let held = HELD_PROTOTYPES.get(prototype);
+  if (held === undefined) {
+    const method = (value: unknown) => ({ value, writable: true, configurable: true });
+    held = Object.create(prototype, {
+      writeHead: method(heldWriteHead),
+      write: method(heldWrite),
+      end: method(heldEnd),
+      flushHeaders: method(heldFlushHeaders),
+    }) as object;
+    HELD_PROTOTYPES.set(prototype, held);
+  }
+  Object.setPrototypeOf(res, held);
 }
 
 function apply(

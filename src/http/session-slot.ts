@@ -16,10 +16,16 @@ export interface SessionSlot {
   failed?: boolean;
 }
 
-// Symbol.for: an ESM and a CJS copy of the library loaded in one process must find each other's
-// slots, or a guard using one copy and the interceptor of the other would load twice.
-/** Slot key on the raw Node request, shared by Express, Fastify and middleware. @internal */
-export const SESSION_SLOT = Symbol.for('nestjs-redis-sessions:slot');
+/**
+ * Slots by raw Node request. A WeakMap, not a property: Express gives every request and response
+ * a new prototype, after which V8 makes a new hidden class for each property added to it (about
+ * 4 µs and an old-space object each, on Node 20). Kept on `globalThis` under a `Symbol.for` key:
+ * an ESM and a CJS copy of the library loaded in one process must find each other's slots, or a
+ * guard using one copy and the interceptor of the other would load twice.
+ */
+const SLOTS_KEY = Symbol.for('nestjs-redis-sessions:slots');
+const SLOTS: WeakMap<object, SessionSlot> = ((globalThis as Record<symbol, unknown>)[SLOTS_KEY] ??=
+  new WeakMap<object, SessionSlot>()) as WeakMap<object, SessionSlot>;
 
 /** Set-Cookie values to add to a response that has no session commit (Fastify's onSend adds them). @internal */
 export const EXTRA_COOKIES = Symbol.for('nestjs-redis-sessions:extra-cookies');
@@ -30,7 +36,6 @@ export type SlottedRequest = IncomingMessage & {
   res?: ServerResponse;
   secure?: boolean;
   protocol?: string;
-  [SESSION_SLOT]?: SessionSlot;
   [EXTRA_COOKIES]?: string[];
 };
 
@@ -41,7 +46,17 @@ export function rawRequest(request: object): SlottedRequest {
 
 /** The session slot of a request, if its session was asked for. @internal */
 export function slotOf(request: object): SessionSlot | undefined {
-  return rawRequest(request)[SESSION_SLOT];
+  return SLOTS.get(rawRequest(request));
+}
+
+/** The slot of a raw request, read directly (the boundary hooks have the raw request). @internal */
+export function slotOfRaw(raw: object): SessionSlot | undefined {
+  return SLOTS.get(raw);
+}
+
+/** Gives a raw request its slot. @internal */
+export function setSlot(raw: object, slot: SessionSlot): void {
+  SLOTS.set(raw, slot);
 }
 
 /** The raw response Express puts on its request; a Fastify or bare request (a WebSocket message) has none. @internal */

@@ -3,11 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { SessionConfig } from '../config/session-config.js';
 import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
-  SESSION_SLOT,
   isHttps,
   rawRequest,
   rawResponseOf,
+  setSlot,
   slotOf,
+  slotOfRaw,
   type SessionSlot,
 } from '../http/session-slot.js';
 import { SESSION_CONFIG, SESSION_STORE_IN_USE } from '../redis-session.providers.js';
@@ -109,10 +110,10 @@ export class SessionManager {
    */
   load(request: object, response?: object): Promise<SessionData> {
     const raw = rawRequest(request);
-    const existing = raw[SESSION_SLOT];
+    const existing = slotOfRaw(raw);
     if (existing !== undefined) return existing.promise;
     const slot = {} as SessionSlot;
-    raw[SESSION_SLOT] = slot;
+    setSlot(raw, slot);
     const held = rawResponseOf(raw) ?? rawOf(response);
     if (held !== undefined) {
       holdNodeResponse(
