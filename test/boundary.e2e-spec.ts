@@ -291,3 +291,48 @@ describe.each(ADAPTERS)('the response boundary on %s without the global intercep
     expect(await dump(cookie)).toEqual({ counter: 1, streamed: 1, piped: true });
   });
 });
+
+type Writer = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * What compression (and similar middleware) does: its own `write` and `end` on the response
+ * itself, the body of `end(chunk)` sent through `write` first.
+ */
+function wrapResponse(_req: unknown, res: Record<string, Writer>, next: () => void) {
+  const write = res.write;
+  const end = res.end;
+  res.write = function (...args: unknown[]) {
+    return write.apply(this, args);
+  };
+  res.end = function (chunk?: unknown) {
+    if (chunk !== undefined && typeof chunk !== 'function') write.call(this, chunk);
+    return end.call(this);
+  };
+  next();
+}
+
+@Module({})
+class WrapsResponseModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(wrapResponse).forRoutes('{*path}');
+  }
+}
+
+describe.each(ADAPTERS)('a response another middleware wrapped, on %s', (adapter) => {
+  let bed: SessionBed;
+
+  beforeAll(async () => {
+    bed = await sessionBed(adapter, {}, { metadata: { imports: [WrapsResponseModule] } });
+  });
+
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  it('still carries the cookie of a new session, and its body', async () => {
+    const res = await bed.http().get('/write').expect(200, { counter: 1 });
+    const cookie = cookieOf(res);
+    await bed.http().get('/write').set('Cookie', cookie).expect(200, { counter: 2 });
+    expect(await bed.redis.client.hget(bed.key(idOf(cookie)), 'counter')).toBe('2');
+  });
+});
