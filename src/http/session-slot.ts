@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { SessionData } from '../session-data.interface.js';
 import type { SessionState } from '../session/session-state.js';
 
@@ -17,12 +17,16 @@ export interface SessionSlot {
 }
 
 /**
- * Slots by raw Node request. A WeakMap, not a property: Express gives every request and response
- * a new prototype, after which V8 makes a new hidden class for each property added to it (about
- * 4 µs and an old-space object each, on Node 20). Kept on `globalThis` under a `Symbol.for` key:
- * an ESM and a CJS copy of the library loaded in one process must find each other's slots, or a
- * guard using one copy and the interceptor of the other would load twice.
+ * Where a request's slot is kept. On a plain Node request (Fastify's, a raw one) a symbol
+ * property: cheap, and the hidden class it adds is shared by every request. Express gives each
+ * request a prototype of its own app, after which V8 makes a new hidden class for every property
+ * added (about 2 µs each, and old-space garbage), so there the slot goes in a WeakMap instead (a
+ * WeakMap for every request would cost Fastify its young-generation GC: entries outlive a
+ * scavenge, 2.4 KB promoted per /write). Both keys are `Symbol.for`: an ESM and a CJS copy of the
+ * library loaded in one process must find each other's slots, or a guard using one copy and the
+ * interceptor of the other would load twice.
  */
+const SESSION_SLOT = Symbol.for('nestjs-redis-sessions:slot');
 const SLOTS_KEY = Symbol.for('nestjs-redis-sessions:slots');
 const SLOTS: WeakMap<object, SessionSlot> = ((globalThis as Record<symbol, unknown>)[SLOTS_KEY] ??=
   new WeakMap<object, SessionSlot>()) as WeakMap<object, SessionSlot>;
@@ -32,6 +36,7 @@ export const EXTRA_COOKIES = Symbol.for('nestjs-redis-sessions:extra-cookies');
 
 /** A raw Node request as the library sees it. @internal */
 export type SlottedRequest = IncomingMessage & {
+  [SESSION_SLOT]?: SessionSlot;
   raw?: IncomingMessage;
   res?: ServerResponse;
   secure?: boolean;
@@ -46,17 +51,19 @@ export function rawRequest(request: object): SlottedRequest {
 
 /** The session slot of a request, if its session was asked for. @internal */
 export function slotOf(request: object): SessionSlot | undefined {
-  return SLOTS.get(rawRequest(request));
+  return slotOfRaw(rawRequest(request));
 }
 
 /** The slot of a raw request, read directly (the boundary hooks have the raw request). @internal */
 export function slotOfRaw(raw: object): SessionSlot | undefined {
-  return SLOTS.get(raw);
+  return (raw as SlottedRequest)[SESSION_SLOT] ?? SLOTS.get(raw);
 }
 
 /** Gives a raw request its slot. @internal */
 export function setSlot(raw: object, slot: SessionSlot): void {
-  SLOTS.set(raw, slot);
+  if (Object.getPrototypeOf(raw) === IncomingMessage.prototype)
+    (raw as SlottedRequest)[SESSION_SLOT] = slot;
+  else SLOTS.set(raw, slot);
 }
 
 /** The raw response Express puts on its request; a Fastify or bare request (a WebSocket message) has none. @internal */
