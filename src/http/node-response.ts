@@ -86,14 +86,12 @@ interface Hold {
   done: boolean;
 }
 
-type HeldResponse = ServerResponse;
-
 const WRAPPED = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
 
 const never = () => false;
 
 /** Sends a deferred `writeHead`, if there is one. */
-function release(res: HeldResponse, hold: Hold): void {
+function release(res: ServerResponse, hold: Hold): void {
   const args = hold.deferred;
   if (args === undefined) return;
   hold.deferred = undefined;
@@ -101,14 +99,14 @@ function release(res: HeldResponse, hold: Hold): void {
 }
 
 /** A body (or flushed headers) before the end: the headers go now, without a cookie. */
-function letHeadersGo(res: HeldResponse, hold: Hold): void {
+function letHeadersGo(res: ServerResponse, hold: Hold): void {
   if (!hold.done && !hold.committing) hold.headersLeft = true;
   release(res, hold);
 }
 
 // The wrappers are the same four functions for every response (never closures made per request),
 // so the responses they are set on keep one hidden class between them.
-function heldWriteHead(this: HeldResponse, ...args: unknown[]) {
+function heldWriteHead(this: ServerResponse, ...args: unknown[]) {
   const hold = HOLDS.get(this)!;
   if (hold.done || hold.committing || hold.committedElsewhere())
     return hold.writeHead.apply(this, args);
@@ -116,19 +114,19 @@ function heldWriteHead(this: HeldResponse, ...args: unknown[]) {
   return this;
 }
 
-function heldWrite(this: HeldResponse, ...args: unknown[]) {
+function heldWrite(this: ServerResponse, ...args: unknown[]) {
   const hold = HOLDS.get(this)!;
   letHeadersGo(this, hold);
   return hold.write.apply(this, args);
 }
 
-function heldFlushHeaders(this: HeldResponse, ...args: unknown[]) {
+function heldFlushHeaders(this: ServerResponse, ...args: unknown[]) {
   const hold = HOLDS.get(this)!;
   letHeadersGo(this, hold);
   return hold.flushHeaders.apply(this, args);
 }
 
-function heldEnd(this: HeldResponse, ...args: unknown[]) {
+function heldEnd(this: ServerResponse, ...args: unknown[]) {
   const hold = HOLDS.get(this)!;
   if (hold.done || hold.committing || hold.committedElsewhere()) {
     release(this, hold);
@@ -155,7 +153,7 @@ function heldEnd(this: HeldResponse, ...args: unknown[]) {
 }
 
 function finish(
-  res: HeldResponse,
+  res: ServerResponse,
   hold: Hold,
   args: unknown[],
   left: boolean,

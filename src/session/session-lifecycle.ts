@@ -222,12 +222,16 @@ export class SessionLifecycle {
     return state;
   }
 
-  /** The plaintext of stored fields, when encryption at rest is on. */
+  /**
+   * The plaintext of stored fields, when encryption at rest is on: a new map, so the stored
+   * fields (which the near cache may hold) are never changed.
+   */
   decrypt(fields: Map<string, string>): Map<string, string> {
     const { cipher } = this.config;
     if (cipher === undefined) return fields;
-    for (const [field, value] of fields) fields.set(field, cipher.decrypt(field, value));
-    return fields;
+    const plain = new Map<string, string>();
+    for (const [field, value] of fields) plain.set(field, cipher.decrypt(field, value));
+    return plain;
   }
 
   /** Stored data that is not a session: logged by kind, then a fresh session. */

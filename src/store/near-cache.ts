@@ -67,25 +67,21 @@ export class NearCache {
     return this.entries.size;
   }
 
-  /** Whether copies are being served (both connections up, tracking on). */
-  get serving(): boolean {
-    return this.active;
-  }
-
   /** Resolves once copies are being served (tracking set up on the current connections). */
   whenServing(): Promise<void> {
     if (this.active) return Promise.resolve();
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  /** A copy of the session's stored fields, if this process holds a current one. */
+  /**
+   * The session's stored fields, if this process holds a current copy. Handed out as they are,
+   * not copied: the request path only reads stored fields (decryption builds a map of its own).
+   */
   get(id: string): Map<string, string> | undefined {
-    if (!this.active) return undefined;
-    const fields = this.entries.get(id);
-    return fields === undefined ? undefined : new Map(fields);
+    return this.active ? this.entries.get(id) : undefined;
   }
 
-  /** A mark to hand back to `put`/`apply`: taken when the command is sent. */
+  /** A mark to hand back to `put`: taken when the read is sent. */
   mark(): number {
     return this.generation;
   }
@@ -96,7 +92,7 @@ export class NearCache {
     this.entries.delete(id);
     if (this.entries.size >= this.maxEntries)
       this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(id, new Map(fields));
+    this.entries.set(id, fields);
   }
 
   /**

@@ -132,29 +132,40 @@ export class RedisSessionStore implements SessionStore {
     touch?: SessionTouch,
   ): Promise<Map<string, string> | null | 'expired'> {
     const cache = this.nearCache;
-    if (cache === undefined) {
-      if (touch?.skipSlide === true)
-        return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
-      return this.bounded(
-        this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
-      ).then(scriptSession, refusedRead);
-    }
+    if (cache === undefined) return this.read(id, defaultTimeoutMs, touch);
     // A read that may skip the slide sends nothing when this process holds a current copy.
     if (touch?.skipSlide === true) {
       const hit = cache.get(id);
       if (hit !== undefined) return Promise.resolve(hit);
     }
     const mark = cache.mark();
-    const read =
-      touch?.skipSlide === true
-        ? this.bounded(this.hgetall(id)).then(plainSession, refusedRead)
-        : this.bounded(
-            this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
-          ).then(scriptSession, refusedRead);
-    return read.then((fields) => {
+    return this.read(id, defaultTimeoutMs, touch).then((fields) => {
       if (fields instanceof Map && fields.has('$c')) cache.put(id, fields, mark);
       return fields;
     });
+  }
+
+  /** One round trip: a plain HGETALL when the slide may be skipped, else the load script. */
+  private read(
+    id: string,
+    defaultTimeoutMs: number,
+    touch: SessionTouch | undefined,
+  ): Promise<Map<string, string> | null | 'expired'> {
+    if (touch?.skipSlide === true)
+      return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
+    return this.bounded(
+      this.scripts.redisSessionLoad(this.prefix + id, defaultTimeoutMs, touch?.slackMs ?? 0),
+    ).then(scriptSession, refusedRead);
+  }
+
+  /**
+   * A change this process makes to a session: once it is answered (or failed), the near cache's
+   * copy goes, and so does any a read sent before it stored meanwhile.
+   */
+  private changing<T>(id: string, operation: Promise<T>): Promise<T> {
+    const cache = this.nearCache;
+    if (cache === undefined) return operation;
+    return operation.finally(() => cache.forget(id));
   }
 
   /** The hash as a flat array: `call` skips the reply transformer that builds an object. */
@@ -190,7 +201,6 @@ export class RedisSessionStore implements SessionStore {
     keepTtl = false,
   ): Promise<boolean> {
     // A plain chain, not an async function: the write path of every request that writes.
-    const cache = this.nearCache;
     const written = this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
@@ -202,39 +212,19 @@ export class RedisSessionStore implements SessionStore {
         ...remove,
       ),
     ).then(isOne);
-    if (cache === undefined) return written;
-    return written.then(
-      (updated) => {
-        cache.forget(id);
-        return updated;
-      },
-      (error: unknown) => {
-        cache.forget(id);
-        throw error;
-      },
-    );
+    return this.changing(id, written);
   }
 
-  async retire(id: string, successor: string, graceMs: number): Promise<boolean> {
-    this.nearCache?.forget(id);
-    try {
-      const result = await this.bounded(
-        this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
-      );
-      return result === 1;
-    } finally {
-      this.nearCache?.forget(id);
-    }
+  retire(id: string, successor: string, graceMs: number): Promise<boolean> {
+    const retired = this.bounded(
+      this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
+    ).then(isOne);
+    return this.changing(id, retired);
   }
 
-  async destroy(id: string): Promise<boolean> {
-    this.nearCache?.forget(id);
-    try {
-      return (await this.bounded(this.client.del(this.prefix + id))) > 0;
-    } finally {
-      // A read sent before the DEL may have stored its copy since.
-      this.nearCache?.forget(id);
-    }
+  destroy(id: string): Promise<boolean> {
+    const deleted = this.bounded(this.client.del(this.prefix + id)).then((n) => n > 0);
+    return this.changing(id, deleted);
   }
 
   async exists(id: string): Promise<boolean> {
