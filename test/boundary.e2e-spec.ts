@@ -16,6 +16,17 @@ class VisitModule implements NestModule {
   }
 }
 
+/** The boundary test routes, with the guard and interceptor they use. */
+const BOUNDARY_APP = {
+  controllers: [BoundaryTestController],
+  providers: [ReturnToGuard, StampInterceptor],
+};
+
+/** The session a cookie names, as the boundary routes dump it. */
+async function dumpOf(bed: SessionBed, cookie: string): Promise<Record<string, unknown>> {
+  return (await bed.http().get('/b/dump').set('Cookie', cookie).expect(200)).body.data;
+}
+
 /** One commit per HTTP response, wherever the session was loaded or written. */
 describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
   describe.each(STORES)('with the %s store', (storeName) => {
@@ -27,13 +38,7 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       bed = await sessionBed(
         adapter,
         { store },
-        {
-          metadata: {
-            imports: [VisitModule],
-            controllers: [BoundaryTestController],
-            providers: [ReturnToGuard, StampInterceptor],
-          },
-        },
+        { metadata: { ...BOUNDARY_APP, imports: [VisitModule] } },
       );
     });
 
@@ -41,8 +46,7 @@ describe.each(ADAPTERS)('the response boundary on %s', (adapter) => {
       await bed?.close();
     });
 
-    const dump = async (cookie: string) =>
-      (await bed.http().get('/b/dump').set('Cookie', cookie).expect(200)).body.data;
+    const dump = (cookie: string) => dumpOf(bed, cookie);
 
     it('keeps what a guard wrote before it threw 401', async () => {
       const res = await bed.http().get('/b/private').expect(401);
@@ -260,24 +264,14 @@ describe.each(ADAPTERS)('the response boundary on %s without the global intercep
   let bed: SessionBed;
 
   beforeAll(async () => {
-    bed = await sessionBed(
-      adapter,
-      { globalInterceptor: false },
-      {
-        metadata: {
-          controllers: [BoundaryTestController],
-          providers: [ReturnToGuard, StampInterceptor],
-        },
-      },
-    );
+    bed = await sessionBed(adapter, { globalInterceptor: false }, { metadata: BOUNDARY_APP });
   });
 
   afterAll(async () => {
     await bed?.close();
   });
 
-  const dump = async (cookie: string) =>
-    (await bed.http().get('/b/dump').set('Cookie', cookie).expect(200)).body.data;
+  const dump = (cookie: string) => dumpOf(bed, cookie);
 
   it('saves what a handler taking @Session() wrote, with no @UseSession()', async () => {
     const res = await bed.http().get('/write').expect(200, { counter: 1 });

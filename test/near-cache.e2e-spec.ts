@@ -98,7 +98,7 @@ describe.each(ADAPTERS)('near cache on %s', (adapter) => {
     const cookie = await sharedSession();
     const cache = nearCacheOf(b);
     expect(cache.size).toBeGreaterThan(0);
-    await redis.client.client('KILL', 'TYPE', 'pubsub');
+    await redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     // Written while no invalidation could reach b.
     await redis.client.hset(b.key(idOf(cookie)), 'counter', '7');
     await b.http().get('/read').set('Cookie', cookie).expect(200, { counter: 7 });
