@@ -3,6 +3,7 @@ import { NearCache } from './near-cache.js';
 import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
+import { batchWrites } from './write-batching.js';
 import { assertSessionShape } from '../session/session-meta.js';
 
 type Client = Redis | Cluster;
@@ -151,6 +152,7 @@ export class RedisSessionStore implements SessionStore {
     defaultTimeoutMs: number,
     touch: SessionTouch | undefined,
   ): Promise<Map<string, string> | null | 'expired'> {
+    batchWrites(this.client);
     if (touch?.skipSlide === true)
       return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
     return this.bounded(
@@ -180,6 +182,7 @@ export class RedisSessionStore implements SessionStore {
     absoluteTimeoutMs = 0,
     slackMs = 0,
   ): Promise<boolean> {
+    batchWrites(this.client);
     const created = await this.bounded(
       this.scripts.redisSessionCreate(
         this.prefix + id,
@@ -201,6 +204,7 @@ export class RedisSessionStore implements SessionStore {
     keepTtl = false,
   ): Promise<boolean> {
     // A plain chain, not an async function: the write path of every request that writes.
+    batchWrites(this.client);
     const written = this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
@@ -216,6 +220,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   retire(id: string, successor: string, graceMs: number): Promise<boolean> {
+    batchWrites(this.client);
     const retired = this.bounded(
       this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
     ).then(isOne);
@@ -223,11 +228,13 @@ export class RedisSessionStore implements SessionStore {
   }
 
   destroy(id: string): Promise<boolean> {
+    batchWrites(this.client);
     const deleted = this.bounded(this.client.del(this.prefix + id)).then((n) => n > 0);
     return this.changing(id, deleted);
   }
 
   async exists(id: string): Promise<boolean> {
+    batchWrites(this.client);
     return (await this.bounded(this.client.exists(this.prefix + id))) > 0;
   }
 
@@ -256,6 +263,7 @@ export class RedisSessionStore implements SessionStore {
     // The index outlives the entry it was last given; entries of sessions that slid past their
     // score are kept (they are checked against the session keys when listed), so the key's own
     // TTL only ever grows.
+    batchWrites(this.client);
     await this.bounded(
       this.client
         .multi()
@@ -268,6 +276,7 @@ export class RedisSessionStore implements SessionStore {
 
   async indexRemove(user: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
+    batchWrites(this.client);
     await this.bounded(this.client.zrem(this.indexKey(user), ...ids));
   }
 
