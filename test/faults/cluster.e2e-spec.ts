@@ -113,6 +113,24 @@ describe.each(
     expect(ids.sort()).toEqual(cookies.map(idOf).sort());
   });
 
+  it('sends the commands of one event-loop turn to each master in one burst', async () => {
+    const sessions = app.get(SessionService);
+    // Sixty commands, spread over the masters as the sessions are (each id asked several times).
+    const ids = Array.from({ length: 60 }, (_, i) => idOf(cookies[i % cookies.length]));
+    const reads = () =>
+      Promise.all(
+        cluster.nodes.map(async (node) => {
+          const stats = await node.client.info('stats');
+          return Number(/total_reads_processed:(\d+)/.exec(stats)?.[1]);
+        }),
+      );
+    const before = await reads();
+    expect(await Promise.all(ids.map((id) => sessions.exists(id)))).toEqual(ids.map(() => true));
+    const after = await reads();
+    // Per master: the batch and the INFO that reads the counter again, never one per command.
+    after.forEach((count, i) => expect(count - before[i]).toBeLessThanOrEqual(3));
+  });
+
   it('case 20: regenerates across slots: old key deleted, new key present with the data', async () => {
     let crossedNodes = 0;
     for (const cookie of cookies.slice(0, 10)) {
