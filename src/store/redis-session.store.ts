@@ -3,7 +3,7 @@ import { NearCache } from './near-cache.js';
 import { CREATE_SCRIPT, LOAD_SCRIPT, RETIRE_SCRIPT, UPDATE_SCRIPT } from './session-scripts.js';
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
-import { batchWrites } from './write-batching.js';
+import { writeBatcher } from './write-batching.js';
 import { assertSessionShape } from '../session/session-meta.js';
 
 type Client = Redis | Cluster;
@@ -75,6 +75,8 @@ const isOne = (result: number): boolean => result === 1;
 export class RedisSessionStore implements SessionStore {
   private readonly scripts: ScriptClient;
   private readonly isCluster: boolean;
+  /** Holds the connection's writes to the end of the turn: called before every request-path command. */
+  private readonly holdWrites: () => void;
   /** `near_cache`: current copies of sessions this process read, when turned on. @internal */
   readonly nearCache: NearCache | undefined;
 
@@ -96,6 +98,7 @@ export class RedisSessionStore implements SessionStore {
   ) {
     this.scripts = defineScripts(client);
     this.isCluster = 'nodes' in client && typeof client.nodes === 'function';
+    this.holdWrites = writeBatcher(client, this.isCluster);
     if (nearCacheSize > 0 && this.isCluster)
       throw new Error('near_cache needs a standalone or Sentinel Redis, not Cluster');
     this.nearCache =
@@ -152,7 +155,7 @@ export class RedisSessionStore implements SessionStore {
     defaultTimeoutMs: number,
     touch: SessionTouch | undefined,
   ): Promise<Map<string, string> | null | 'expired'> {
-    batchWrites(this.client);
+    this.holdWrites();
     if (touch?.skipSlide === true)
       return this.bounded(this.hgetall(id)).then(plainSession, refusedRead);
     return this.bounded(
@@ -182,7 +185,7 @@ export class RedisSessionStore implements SessionStore {
     absoluteTimeoutMs = 0,
     slackMs = 0,
   ): Promise<boolean> {
-    batchWrites(this.client);
+    this.holdWrites();
     const created = await this.bounded(
       this.scripts.redisSessionCreate(
         this.prefix + id,
@@ -204,7 +207,7 @@ export class RedisSessionStore implements SessionStore {
     keepTtl = false,
   ): Promise<boolean> {
     // A plain chain, not an async function: the write path of every request that writes.
-    batchWrites(this.client);
+    this.holdWrites();
     const written = this.bounded(
       this.scripts.redisSessionUpdate(
         this.prefix + id,
@@ -220,7 +223,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   retire(id: string, successor: string, graceMs: number): Promise<boolean> {
-    batchWrites(this.client);
+    this.holdWrites();
     const retired = this.bounded(
       this.scripts.redisSessionRetire(this.prefix + id, successor, Math.ceil(graceMs)),
     ).then(isOne);
@@ -228,22 +231,21 @@ export class RedisSessionStore implements SessionStore {
   }
 
   destroy(id: string): Promise<boolean> {
-    batchWrites(this.client);
+    this.holdWrites();
     const deleted = this.bounded(this.client.del(this.prefix + id)).then((n) => n > 0);
     return this.changing(id, deleted);
   }
 
   async exists(id: string): Promise<boolean> {
-    batchWrites(this.client);
+    this.holdWrites();
     return (await this.bounded(this.client.exists(this.prefix + id))) > 0;
   }
 
   async *ids(): AsyncIterable<string> {
     const match = this.prefix.replace(GLOB, '\\$&') + '*';
-    const nodes =
-      'nodes' in this.client && typeof this.client.nodes === 'function'
-        ? (this.client as Cluster).nodes('master')
-        : [this.client as Redis];
+    const nodes = this.isCluster
+      ? (this.client as Cluster).nodes('master')
+      : [this.client as Redis];
     for (const node of nodes) {
       // TYPE hash skips foreign keys that happen to share the namespace.
       for await (const keys of node.scanStream({ match, count: 1000, type: 'hash' })) {
@@ -263,7 +265,7 @@ export class RedisSessionStore implements SessionStore {
     // The index outlives the entry it was last given; entries of sessions that slid past their
     // score are kept (they are checked against the session keys when listed), so the key's own
     // TTL only ever grows.
-    batchWrites(this.client);
+    this.holdWrites();
     await this.bounded(
       this.client
         .multi()
@@ -276,7 +278,7 @@ export class RedisSessionStore implements SessionStore {
 
   async indexRemove(user: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    batchWrites(this.client);
+    this.holdWrites();
     await this.bounded(this.client.zrem(this.indexKey(user), ...ids));
   }
 
