@@ -3,7 +3,7 @@
 // Each checkout needs `npm run build && npx tsc -p bench/tsconfig.json` first. Reports req/s and
 // server CPU µs per request, the steadier of the two on a shared machine.
 import autocannon from 'autocannon';
-import { login, processCpuUs, startRedis, startServer } from './harness.mjs';
+import { cookieFor, processCpuUs, startRedis, startServer } from './harness.mjs';
 
 const [variant, route, rounds = '3', ...dirs] = process.argv.slice(2);
 if (!dirs.length) throw new Error('usage: node bench/ab.mjs <variant> <route> <rounds> <checkout> [<checkout> ...]');
@@ -21,7 +21,7 @@ try {
   for (let i = 0; i < Number(rounds); i++) {
     for (const s of servers) {
       await redis.client.flushdb();
-      const cookie = variant.startsWith('lib-') || variant.startsWith('memory-') || variant.endsWith('-session') ? await login(s.port) : `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
+      const cookie = await cookieFor(variant, s.port);
       const opts = { url: `http://127.0.0.1:${s.port}/${route}`, connections: 50, headers: route === 'login' ? {} : { cookie } };
       await autocannon({ ...opts, duration: 2 });
       const cpu0 = processCpuUs(s.child.pid);

@@ -103,6 +103,20 @@ export async function login(port) {
   return cookie;
 }
 
+export const isSession = (variant) => !/^(bare|rt|floor)-/.test(variant);
+// Bare servers get a cookie of the library's shape, so every variant receives the same request bytes.
+const BARE_COOKIE = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
+
+/**
+ * The cookie a variant's requests carry: a session variant's from its /login; the floor variants
+ * get the same stored session to read (their /seed), the bare ones nothing.
+ */
+export async function cookieFor(variant, port) {
+  if (isSession(variant)) return login(port);
+  if (/^(rt|floor)-/.test(variant)) await get(port, '/seed');
+  return BARE_COOKIE;
+}
+
 /** The single session key of a freshly flushed db. */
 export async function onlyKey(redis) {
   const keys = await redis.keys('*');

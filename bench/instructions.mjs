@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 
 const [variant = 'lib-fastify', route = 'read', requests = '4000', checkout = new URL('..', import.meta.url).pathname] =
   process.argv.slice(2);
-const { freePort, get, login, startRedis } = await import(join(checkout, 'bench/harness.mjs'));
+const { cookieFor, freePort, startRedis } = await import(join(checkout, 'bench/harness.mjs'));
 const dir = mkdtempSync(join(tmpdir(), 'callgrind-'));
 const redis = await startRedis();
 const port = await freePort();
@@ -33,12 +33,7 @@ try {
     child.stdout.on('data', (d) => /ready/.test(String(d)) && resolve());
     child.once('exit', () => reject(new Error(`the server under valgrind exited:\n${stderr}`)));
   });
-  let cookie;
-  if (/^(lib|memory)-|-session$/.test(variant)) cookie = await login(port);
-  else {
-    if (/^(rt|floor)-/.test(variant)) await get(port, '/seed');
-    cookie = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
-  }
+  const cookie = await cookieFor(variant, port);
   const opts = { url: `http://127.0.0.1:${port}/${route}`, connections: 10, headers: route === 'login' ? {} : { cookie }, timeout: 60 };
   await autocannon({ ...opts, amount: 2000 });
   const control = (...args) => execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' });

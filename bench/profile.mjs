@@ -2,7 +2,7 @@
 // Needs `npm run build && tsc -p bench/tsconfig.json` first. Prints self time by function and by package.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { login, startRedis, startServer } from './harness.mjs';
+import { cookieFor, startRedis, startServer } from './harness.mjs';
 
 const [variant = 'lib-fastify', route = 'read', seconds = '6'] = process.argv.slice(2);
 const dir = new URL(`./results/prof/${variant}-${route}-${Date.now()}/`, import.meta.url);
@@ -10,7 +10,7 @@ mkdirSync(dir, { recursive: true });
 
 const redis = await startRedis();
 const server = await startServer(variant, redis.url, ['--cpu-prof', `--cpu-prof-dir=${dir.pathname}`]);
-const cookie = variant.startsWith('lib-') || variant.startsWith('memory-') || variant.endsWith('-session') ? await login(server.port) : `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
+const cookie = await cookieFor(variant, server.port);
 const url = `http://127.0.0.1:${server.port}/${route}`;
 const headers = route === 'login' ? {} : { cookie };
 await autocannon({ url, connections: 50, duration: 1, headers });

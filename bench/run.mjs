@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import autocannon from 'autocannon';
-import { cookiePair, get, login, onlyKey, processCpuUs, readSession, startRedis, startServer } from './harness.mjs';
+import { cookieFor, cookiePair, get, isSession, login, onlyKey, processCpuUs, readSession, startRedis, startServer } from './harness.mjs';
 import { render } from './report.mjs';
 
 const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -32,15 +32,6 @@ const COUNT_CASES = [
 
 const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const isSession = (variant) => !/^(bare|rt|floor)-/.test(variant);
-// Bare servers get a cookie of the library's shape, so every variant receives the same request bytes.
-const BARE_COOKIE = `session=${'a'.repeat(43)}.${'b'.repeat(43)}`;
-// The floor variants get the same stored session to read (their /seed), the bare ones nothing.
-const cookieFor = async (server) => {
-  if (isSession(server.variant)) return login(server.port);
-  if (/^(rt|floor)-/.test(server.variant)) await get(server.port, '/seed');
-  return BARE_COOKIE;
-};
 
 async function commandstats(redis) {
   const stats = {};
@@ -178,7 +169,7 @@ async function redisCpuUs(redis) {
 async function throughputRun(redis, server, route) {
   const background = await backgroundBusy();
   await redis.flushdb();
-  const cookie = route === 'login' ? undefined : await cookieFor(server);
+  const cookie = route === 'login' ? undefined : await cookieFor(server.variant, server.port);
   const path = `/${route}`;
   // Same-key loss comes for free on /write: the counter's rise against the acknowledged writes.
   const sessionKey = isSession(server.variant) && route === 'write' ? await onlyKey(redis) : undefined;
@@ -258,7 +249,7 @@ try {
     counts[s.variant] = {};
     for (const c of COUNT_CASES) {
       await redis.client.flushdb();
-      const cookie = c.cookie ? await cookieFor(s) : undefined;
+      const cookie = c.cookie ? await cookieFor(s.variant, s.port) : undefined;
       counts[s.variant][c.name] = await countCommands(redis.client, s.port, c.path, cookie, COUNT_N);
     }
     if (isSession(s.variant)) store[s.variant] = await storage(redis.client, s.port);
@@ -281,7 +272,7 @@ try {
   const sequential = {};
   for (const s of servers.filter((server) => /^(floor|lib|lib-cache)-fastify$|^fastify-session$/.test(server.variant))) {
     await redis.client.flushdb();
-    const cookie = await cookieFor(s);
+    const cookie = await cookieFor(s.variant, s.port);
     await cannon(s.port, '/read', cookie, 1, { connections: 1 });
     const r = await cannon(s.port, '/read', cookie, DURATION, { connections: 1 });
     sequential[s.variant] = { rps: r.requests.average, meanMs: r.latency.average };

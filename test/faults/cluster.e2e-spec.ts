@@ -9,7 +9,7 @@ import { Latches } from '../app/security-test.controller.js';
 import { SessionTestController } from '../app/session-test.controller.js';
 import { UsersTestController } from '../app/users-test.controller.js';
 import { ADAPTERS, SECRET, cookieOf, createApp, idOf, request } from '../utils/app.js';
-import { monitor, scanAll } from '../utils/redis-server.js';
+import { monitor, readsProcessed, scanAll } from '../utils/redis-server.js';
 import {
   listen,
   startCluster,
@@ -117,13 +117,7 @@ describe.each(
     const sessions = app.get(SessionService);
     // Sixty commands, spread over the masters as the sessions are (each id asked several times).
     const ids = Array.from({ length: 60 }, (_, i) => idOf(cookies[i % cookies.length]));
-    const reads = () =>
-      Promise.all(
-        cluster.nodes.map(async (node) => {
-          const stats = await node.client.info('stats');
-          return Number(/total_reads_processed:(\d+)/.exec(stats)?.[1]);
-        }),
-      );
+    const reads = () => Promise.all(cluster.nodes.map((node) => readsProcessed(node.client)));
     const before = await reads();
     expect(await Promise.all(ids.map((id) => sessions.exists(id)))).toEqual(ids.map(() => true));
     const after = await reads();

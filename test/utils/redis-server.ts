@@ -146,6 +146,12 @@ export async function scanAll(client: Redis, match: string): Promise<string[]> {
   return keys;
 }
 
+/** Read events a Redis server has handled since it started: one per burst of bytes a client sent. */
+export async function readsProcessed(client: Redis): Promise<number> {
+  const stats = await client.info('stats');
+  return Number(/total_reads_processed:(\d+)/.exec(stats)?.[1]);
+}
+
 /** One command Redis executed, as MONITOR reports it. */
 export interface MonitoredCommand {
   name: string;
