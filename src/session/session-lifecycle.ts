@@ -258,6 +258,9 @@ export class SessionLifecycle {
     const delta = this.encrypt(
       sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
     );
+    // Moved to a new id with nothing in it (passport's logout regenerates, then keeps nothing):
+    // an empty session is never stored, so the old one simply ends and its cookie is cleared.
+    if (state.intent === 'rotate' && delta.empty && !state.timeoutChanged) state.intent = 'end';
     if (state.intent === 'keep' && !state.userChanged) {
       if (!state.persisted && !state.timeoutChanged && (delta.empty || !options.canSetCookie))
         return 'none';
