@@ -121,8 +121,8 @@ export class RedisSessionModule
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter?.getType?.() !== 'fastify') return;
     const instance = adapter.getInstance<FastifyLikeInstance>();
-    registerFastifyHooks(instance, (request, left, status) =>
-      this.manager.commitAtBoundary(request, left, status),
+    registerFastifyHooks(instance, (request, left, status, body) =>
+      this.manager.commitAtBoundary(request, left, status, body),
     );
     decorateFastifySession(instance);
   }

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
 import { sessionRequestResponse, type SessionRequestResponse } from './http/execution-context.js';
-import { slotOf } from './http/session-slot.js';
+import { markGraphqlRequest, slotOf } from './http/session-slot.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
 import { rawResponseFor, usesSession } from './session.decorator.js';
 import { SessionManager } from './session/session.manager.js';
@@ -34,6 +34,7 @@ export class SessionInterceptor implements NestInterceptor {
     const found = this.getRequestResponse(context);
     if (found === undefined) return next.handle();
     const { request } = found;
+    if (context.getType<string>() === 'graphql') markGraphqlRequest(request);
     // The handler runs once its session is loaded, so `@Session()` hands it over synchronously
     // (measured faster end to end than letting the pipe await a load started here).
     const load = this.usesSession(context)

@@ -49,6 +49,7 @@ export type FastifyCommit = (
   request: object,
   headersLeft: boolean,
   status: number,
+  body: unknown,
 ) => BoundaryOutcome | Promise<BoundaryOutcome>;
 
 /** Puts a commit's cookies and headers on the reply; the payload to send. */
@@ -93,7 +94,7 @@ export function registerFastifyHooks(instance: FastifyLikeInstance, commit: Fast
     }
     const slot = slotOfRaw(raw);
     if (slot === undefined || slot.committed) return done(null, payload);
-    const outcome = commit(request, false, reply.statusCode);
+    const outcome = commit(request, false, reply.statusCode, payload);
     // A read-only request commits synchronously: the reply goes on in this same tick.
     if (!(outcome instanceof Promise)) return done(null, applyOutcome(reply, outcome, payload));
     outcome.then(

@@ -10,10 +10,15 @@ export interface BoundaryOutcome {
   replace?: { status: number; body: string };
 }
 
-/** Runs the commit when the response is about to go out; told whether the headers already left. @internal */
+/**
+ * Runs the commit when the response is about to go out; told whether the headers already left,
+ * and given the last chunk of the body (a GraphQL response's errors are in it).
+ * @internal
+ */
 export type BoundaryCommit = (
   headersLeft: boolean,
   status: number,
+  body: unknown,
 ) => BoundaryOutcome | Promise<BoundaryOutcome>;
 
 type Writer = (...args: unknown[]) => unknown;
@@ -135,7 +140,7 @@ function heldEnd(this: ServerResponse, ...args: unknown[]) {
   hold.committing = true;
   const left = hold.headersLeft || this.headersSent;
   const status = hold.deferred !== undefined ? Number(hold.deferred[0]) : this.statusCode;
-  const outcome = hold.commit(left, status);
+  const outcome = hold.commit(left, status, args[0]);
   // A read-only request commits synchronously: the response ends in this same call.
   if (!(outcome instanceof Promise)) {
     finish(this, hold, args, left, outcome);

@@ -83,3 +83,20 @@ export function isHttps(request: object): boolean {
   if (typeof req.protocol === 'string') return req.protocol === 'https';
   return Boolean((rawRequest(request).socket as { encrypted?: boolean } | undefined)?.encrypted);
 }
+
+/**
+ * Raw requests that GraphQL resolvers ran in. Their response is a 200 whether or not a field
+ * failed, so the boundary reads the body for errors (a guard's refusal never reaches the
+ * interceptor). Kept apart from the slot: a resolver may run before anything loads the session.
+ */
+const GRAPHQL_REQUESTS = new WeakSet<object>();
+
+/** Notes that GraphQL resolvers run in this request. @internal */
+export function markGraphqlRequest(request: object): void {
+  GRAPHQL_REQUESTS.add(rawRequest(request));
+}
+
+/** Whether GraphQL resolvers ran in this request. @internal */
+export function isGraphqlRequest(request: object): boolean {
+  return GRAPHQL_REQUESTS.has(rawRequest(request));
+}

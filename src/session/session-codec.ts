@@ -137,6 +137,7 @@ export function reviveSession(
   state.isNew = false;
   state.loadedId = id;
   state.loadedUser = state.user;
+  state.loadedCsrf = state.system.get(SYSTEM.csrf) as string | undefined;
   return state;
 }
 

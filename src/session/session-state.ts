@@ -98,6 +98,11 @@ export class SessionState {
   readOnly = false;
   /** setUser was called in this request (an identity change). */
   userChanged = false;
+  /**
+   * The CSRF token the session had when this request began. It stays valid for the rest of the
+   * request: a login in one GraphQL field rotates the token before the next field's guard runs.
+   */
+  loadedCsrf: string | undefined = undefined;
   /** The client as the request shows it, for the metadata of a bound session (read when bound). */
   client: () => { userAgent?: string; ip?: string } = () => ({});
 

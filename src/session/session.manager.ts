@@ -1,8 +1,10 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { SessionConfig } from '../config/session-config.js';
+import { hasGraphqlErrors } from '../http/graphql-errors.js';
 import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
+  isGraphqlRequest,
   isHttps,
   rawRequest,
   rawResponseOf,
@@ -118,7 +120,7 @@ export class SessionManager {
     if (held !== undefined) {
       holdNodeResponse(
         held,
-        (headersLeft, status) => this.commitAtBoundary(request, headersLeft, status),
+        (headersLeft, status, body) => this.commitAtBoundary(request, headersLeft, status, body),
         () => slot.committed === true,
       );
     }
@@ -230,9 +232,13 @@ export class SessionManager {
     request: object,
     headersLeft: boolean,
     status: number,
+    /** The response body's last chunk: a GraphQL answer's errors mark the request failed. */
+    body?: unknown,
   ): BoundaryOutcome | Promise<BoundaryOutcome> {
     const slot = slotOf(request);
     if (slot === undefined || slot.committed) return NOTHING;
+    if (slot.failed !== true && isGraphqlRequest(request) && hasGraphqlErrors(body))
+      slot.failed = true;
     let cookies: string[] | Promise<string[]>;
     try {
       cookies = this.commitNow(request, status, headersLeft);

@@ -1,4 +1,4 @@
-import { UseGuards } from '@nestjs/common';
+import { ForbiddenException, UseGuards, type CanActivate } from '@nestjs/common';
 import { Args, Context, Mutation, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { CsrfGuard, Session, SessionService, type SessionData } from '../../src/index.js';
 
@@ -17,6 +17,7 @@ export const GRAPHQL_TEST_TYPE_DEFS = /* GraphQL */ `
     view: SessionView!
     csrfToken: String!
     loadedCounter: Int
+    whoami: String
   }
 
   type Mutation {
@@ -25,8 +26,18 @@ export const GRAPHQL_TEST_TYPE_DEFS = /* GraphQL */ `
     setB(value: String!): String!
     guardedIncrement: Int!
     loadIncrement: Int!
+    login(user: String!): String!
+    guardedLogin(user: String!): String!
+    refused: Int
   }
 `;
+
+/** An application's own guard that refuses, as an authorization check would. */
+class RefuseGuard implements CanActivate {
+  canActivate(): boolean {
+    throw new ForbiddenException('refused by the app');
+  }
+}
 
 /** What both GraphQL drivers put in the context: Apollo `{ req }`, Mercurius `{ req, reply, app }`. */
 export interface GraphqlTestContext {
@@ -87,6 +98,32 @@ export class GraphqlTestResolver {
   guardedIncrement(@Session() session: SessionData) {
     session.n = ((session.n as number | undefined) ?? 0) + 1;
     return session.n;
+  }
+
+  @Query('whoami')
+  whoami(@Session() session: SessionData) {
+    const user = this.sessions.getUser(session);
+    return user === undefined ? null : String(user);
+  }
+
+  @Mutation('login')
+  login(@Session() session: SessionData, @Args('user') user: string) {
+    this.sessions.login(session, user);
+    return user;
+  }
+
+  @Mutation('guardedLogin')
+  @UseGuards(CsrfGuard)
+  guardedLogin(@Session() session: SessionData, @Args('user') user: string) {
+    this.sessions.login(session, user);
+    return user;
+  }
+
+  @Mutation('refused')
+  @UseGuards(RefuseGuard)
+  refused(@Session() session: SessionData) {
+    session.n = -1;
+    return -1;
   }
 
   @Mutation('loadIncrement')

@@ -251,6 +251,44 @@ describe.each(SERVERS)('sessions in GraphQL resolvers: $name', ({ adapter, modul
     expect(await userFields(redis, idOf(other))).toEqual({ n: 5 });
   });
 
+  it('a login rotates the CSRF token, yet the next guarded field of the same document passes', async () => {
+    const cookie = await sessionWith(1);
+    await gql({ query: '{ csrfToken }' }, cookie);
+    const token = ((await gql({ query: '{ csrfToken }' }, cookie)).body as GraphqlResult).data!
+      .csrfToken as string;
+    const res = await gql(
+      { query: 'mutation { guardedLogin(user: "u5") guardedIncrement }' },
+      cookie,
+      { 'X-CSRF-Token': token },
+    );
+    expect(res.body).toEqual({ data: { guardedLogin: 'u5', guardedIncrement: 2 } });
+    const rotated = cookieOf(res);
+    expect(idOf(rotated)).not.toBe(idOf(cookie));
+    expect((await gql({ query: '{ whoami counter }' }, rotated)).body).toEqual({
+      data: { whoami: 'u5', counter: 2 },
+    });
+    // The old token went with the login: the next request needs the new one.
+    const stale = await gql({ query: 'mutation { guardedIncrement }' }, rotated, {
+      'X-CSRF-Token': token,
+    });
+    expect((stale.body as GraphqlResult).errors?.map((e) => e.message)).toEqual([
+      CSRF_REJECTED_MESSAGE,
+    ]);
+  });
+
+  it('a guard refusing a later field fails the request: the login before it is dropped', async () => {
+    const cookie = await sessionWith(1);
+    const res = await gql({ query: 'mutation { login(user: "u6") refused }' }, cookie);
+    const body = res.body as GraphqlResult;
+    expect(body.data?.login).toBe('u6');
+    expect(body.errors?.map((e) => e.message)).toEqual(['refused by the app']);
+    // No new id, no binding: the request failed, so its identity change was not made.
+    expect(setCookies(res)).toEqual([]);
+    expect((await gql({ query: '{ whoami counter }' }, cookie)).body).toEqual({
+      data: { whoami: null, counter: 1 },
+    });
+  });
+
   it('SessionService.load(ctx.req) in a resolver reads and writes the same session', async () => {
     const cookie = await sessionWith(3);
     const id = idOf(cookie);
