@@ -89,6 +89,38 @@ describe('configuring RedisSessionModule', () => {
     );
   });
 
+  it('options from an untyped factory: unknown names (nested too) fail at boot, with the likely one', async () => {
+    const untyped: Record<string, unknown> = {
+      secret: 'short',
+      timeout: 'later',
+      cookie: { samSite: 'strict' },
+      redis: { prot: 6380 },
+      bogus: true,
+    };
+    const boot = Test.createTestingModule({
+      imports: [
+        RedisSessionModule.forRootAsync({
+          useFactory: () => untyped as unknown as RedisSessionModuleOptions,
+        }),
+      ],
+    }).compile();
+    await expect(boot).rejects.toThrow(InvalidSessionOptionsError);
+    const message = await boot.then(
+      () => '',
+      (error: Error) => error.message,
+    );
+    expect(message).toContain('5 problem(s)');
+    expect(message).toContain('bogus is not a known option (known: secret, ');
+    expect(message).toContain(
+      'cookie.samSite is not a known option: did you mean cookie.sameSite?',
+    );
+    expect(message).toContain('redis.prot is not a known option: did you mean redis.port?');
+    expect(message).toContain('timeout must be a positive number, got "later"');
+    // A secret is never quoted back.
+    expect(message).toMatch(/secret must be at least 32 characters/);
+    expect(message).not.toContain('"short"');
+  });
+
   it('forRootAsync with useFactory and @nestjs/config', async () => {
     const prefix = `${redis.prefix}factory:`;
     const app = await createApp('fastify', {

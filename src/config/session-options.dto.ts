@@ -26,6 +26,7 @@ import {
   MIN_SECRET_LENGTH,
 } from '../redis-session.constants.js';
 import { parseEncryptionKey } from '../security/field-cipher.js';
+import { unknownOptionProblems } from './option-names.js';
 import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
@@ -323,11 +324,32 @@ export function toDto(options: RedisSessionModuleOptions): SessionOptionsDto {
   });
 }
 
+/** Options whose values are never quoted back: an error message may end up in a log. */
+const SECRET_OPTIONS = new Set([
+  'secret',
+  'oldSecrets',
+  'legacySecrets',
+  'password',
+  'username',
+  'url',
+  'encryptionKey',
+  'oldEncryptionKeys',
+]);
+
+/** `, got "later"`: the value as written, for options that are not secrets. */
+function got(property: string, value: unknown): string {
+  if (SECRET_OPTIONS.has(property) || value === undefined) return '';
+  if (typeof value === 'string') return `, got ${JSON.stringify(value.slice(0, 40))}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null)
+    return `, got ${String(value)}`;
+  return `, got ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`;
+}
+
 function flatten(errors: ValidationError[], label: OptionLabeler): string[] {
   return errors.flatMap((error) =>
     Object.values(error.constraints ?? {}).map(
       (message) =>
-        `${label(DTO_PATHS[error.property] ?? error.property)} ${message.replace(/^\S+ /, '')}`,
+        `${label(DTO_PATHS[error.property] ?? error.property)} ${message.replace(/^\S+ /, '')}${got(error.property, error.value)}`,
     ),
   );
 }
@@ -459,7 +481,11 @@ export function checkOptions(
   if (options === null || typeof options !== 'object') {
     return { dto: new SessionOptionsDto(), problems: ['options must be an object'] };
   }
+  const unknown = unknownOptionProblems(options);
   const dto = toDto(options);
   const errors = validateSync(dto, { stopAtFirstError: true, validationError: { target: false } });
-  return { dto, problems: [...flatten(errors, label), ...crossProblems(options, dto, label)] };
+  return {
+    dto,
+    problems: [...unknown, ...flatten(errors, label), ...crossProblems(options, dto, label)],
+  };
 }

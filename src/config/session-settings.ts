@@ -3,6 +3,7 @@ import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
 } from './redis-session-module-options.interface.js';
+import { nearestName } from './option-names.js';
 import { optionProblems } from './session-options.dto.js';
 import { InvalidSessionOptionsError } from '../session.errors.js';
 
@@ -55,37 +56,6 @@ const SETTINGS: Record<string, [Kind, string]> = {
 const SETTING_BY_PATH = new Map(Object.entries(SETTINGS).map(([name, [, path]]) => [path, name]));
 const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
-
-/** Edit distance of two short strings (a typo'd setting name against the known ones). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
-/** The known setting a typo most likely meant, if one is close enough. */
-function nearest(name: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of Object.keys(SETTINGS)) {
-    const d = distance(name, known);
-    if (d < bestDistance) {
-      best = known;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
 
 /** The names of every setting `sessionOptionsFromSettings` knows, in snake_case. @publicApi */
 export const SESSION_SETTING_NAMES: readonly string[] = Object.keys(SETTINGS);
@@ -184,7 +154,7 @@ export function sessionOptionsFromSettings(
     if (name === undefined || raw === undefined || raw === '') continue;
     // Object.hasOwn: `name in` would take CONSTRUCTOR or TO_STRING for settings.
     if (!Object.hasOwn(SETTINGS, name)) {
-      const near = nearest(name);
+      const near = nearestName(name, SESSION_SETTING_NAMES);
       problems.push(
         near === undefined
           ? `${key} is not a known setting (known: ${SESSION_SETTING_NAMES.join(', ')})`
