@@ -24,9 +24,8 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
         { store, timeout: 60 },
         { metadata: { controllers: [UsersTestController] } },
       );
-      bed.app.get(SessionService).onEvent((event) => {
-        events.push(event);
-      });
+      // An expression-bodied listener (its return value ignored) is a SessionEventListener.
+      bed.app.get(SessionService).onEvent((event) => events.push(event));
     });
 
     beforeEach(() => {

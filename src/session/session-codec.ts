@@ -95,7 +95,7 @@ export function reviveSession(
     (deadline !== undefined && !validMs(deadline)) ||
     (timeout !== undefined && !validTimeout(timeout))
   ) {
-    throw new CorruptSessionError('meta fields are not numbers');
+    throw new CorruptSessionError('meta fields are not valid numbers');
   }
   const data: Record<string, unknown> = {};
   const state = new SessionState(id, data, created, deadline, timeout);
@@ -111,7 +111,9 @@ export function reviveSession(
       value = serializer.deserialize(text);
     } catch (error) {
       // The parser's message may quote the stored bytes: keep only its kind.
-      throw new CorruptSessionError(`a field is not valid ${(error as Error)?.name ?? 'data'}`);
+      throw new CorruptSessionError(
+        `a field could not be deserialized (${(error as Error)?.name ?? 'error'})`,
+      );
     }
     if (key !== undefined) {
       // A stored "__proto__" must become plain data, never the object's prototype.

@@ -1,5 +1,6 @@
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
+import type { UserId } from '../session/session-state.js';
 import {
   assertSessionShape,
   idleTimeoutMs,
@@ -211,9 +212,12 @@ export class MemorySessionStore implements SessionStore {
     return live;
   }
 
-  /** Entries in a user's index, ended sessions included until they are pruned (for tests). */
-  indexSize(user: string): number {
-    return this.indexes.get(user)?.size ?? 0;
+  /**
+   * Entries in a user's index, ended sessions included until they are pruned (for tests). A user
+   * id is a string or a number, and 1 and "1" are one user, as everywhere else.
+   */
+  indexSize(user: UserId): number {
+    return this.indexes.get(String(user))?.size ?? 0;
   }
 
   async ping(): Promise<void> {}

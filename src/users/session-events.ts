@@ -16,8 +16,12 @@ export interface SessionEvent {
   userId?: string | number;
 }
 
-/** A function `SessionService.onEvent` calls for every event. @publicApi */
-export type SessionEventListener = (event: SessionEvent) => void | Promise<void>;
+/**
+ * A function `SessionService.onEvent` calls for every event. What it returns is ignored, except
+ * that a promise which rejects is logged (so `(e) => list.push(e)` and async listeners both fit).
+ * @publicApi
+ */
+export type SessionEventListener = (event: SessionEvent) => unknown;
 
 type Emitter = { emit(event: string, payload: unknown): unknown };
 
@@ -61,9 +65,9 @@ export class SessionEvents implements OnModuleInit {
   emit(event: SessionEvent): void {
     for (const listener of this.listeners) {
       try {
-        const result = listener(event);
-        if (result && typeof (result as Promise<void>).catch === 'function')
-          (result as Promise<void>).catch((error) => this.failed(event, error));
+        const result = listener(event) as Promise<unknown> | undefined;
+        if (result && typeof result.catch === 'function')
+          result.catch((error: unknown) => this.failed(event, error));
       } catch (error) {
         this.failed(event, error);
       }
