@@ -147,7 +147,7 @@ describe('nearCache at boot', () => {
       }),
     ).toContain('nearCache is not available with redis.clusterNodes');
     expect(optionProblems({ secret, nearCache: -1 })).toEqual([
-      'nearCache must be a number of sessions >= 0',
+      'nearCache must be a number of sessions >= 0, got -1',
     ]);
   });
 
