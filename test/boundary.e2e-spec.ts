@@ -330,3 +330,55 @@ describe.each(ADAPTERS)('a response another middleware wrapped, on %s', (adapter
     expect(await bed.redis.client.hget(bed.key(idOf(cookie)), 'counter')).toBe('2');
   });
 });
+
+/** Wraps the response like compression, but only for requests that ask for it. */
+function wrapWhenAsked(
+  req: { headers: Record<string, unknown> },
+  res: Record<string, Writer>,
+  next: () => void,
+) {
+  if (req.headers['x-wrap'] === '1') return wrapResponse(req, res, next);
+  next();
+}
+
+@Module({})
+class WrapsSomeResponsesModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(wrapWhenAsked).forRoutes('{*path}');
+  }
+}
+
+describe.each(ADAPTERS)('held, unheld and wrapped responses of one app, on %s', (adapter) => {
+  let bed: SessionBed;
+
+  beforeAll(async () => {
+    bed = await sessionBed(adapter, {}, { metadata: { imports: [WrapsSomeResponsesModule] } });
+  });
+
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  it('each keeps its body and the session its writes, in any order', async () => {
+    const untouched = async () => {
+      const res = await bed.http().get('/none').expect(200);
+      expect(setCookies(res)).toEqual([]);
+    };
+    await untouched();
+    const cookie = cookieOf(await bed.http().get('/write').expect(200, { counter: 1 }));
+    await untouched();
+    await bed
+      .http()
+      .get('/write')
+      .set('Cookie', cookie)
+      .set('X-Wrap', '1')
+      .expect(200, { counter: 2 });
+    await bed.http().get('/none').set('X-Wrap', '1').expect(200);
+    await bed.http().get('/write').set('Cookie', cookie).expect(200, { counter: 3 });
+    await untouched();
+    expect(await bed.redis.client.hget(bed.key(idOf(cookie)), 'counter')).toBe('3');
+    // A new session on a wrapped response still gets its cookie.
+    const wrapped = await bed.http().get('/write').set('X-Wrap', '1').expect(200, { counter: 1 });
+    expect(await bed.redis.client.hget(bed.key(idOf(cookieOf(wrapped))), 'counter')).toBe('1');
+  });
+});

@@ -82,6 +82,8 @@ interface Hold {
   write: Writer;
   end: Writer;
   flushHeaders: Writer;
+  /** Held through the wrappers on its app's shared response prototype (Express). */
+  shared: boolean;
   commit: BoundaryCommit;
   committedElsewhere: () => boolean;
   /** A `writeHead` waiting for the commit. */
@@ -92,6 +94,8 @@ interface Hold {
 }
 
 const WRAPPED = ['writeHead', 'write', 'end', 'flushHeaders'] as const;
+
+type WrappedName = (typeof WRAPPED)[number];
 
 const never = () => false;
 
@@ -195,23 +199,25 @@ export function holdNodeResponse(
   committedElsewhere: () => boolean = never,
 ): void {
   if (HOLDS.has(res)) return;
-  // The methods in effect now (the prototype's, or another library's own wrappers).
-  HOLDS.set(res, {
-    writeHead: res.writeHead as unknown as Writer,
-    write: res.write as unknown as Writer,
-    end: res.end as unknown as Writer,
-    flushHeaders: res.flushHeaders as unknown as Writer,
-    commit,
-    committedElsewhere,
-    deferred: undefined,
-    headersLeft: false,
-    committing: false,
-    done: false,
-  });
+  const hold = (methods: Record<WrappedName, Writer>, shared: boolean) =>
+    HOLDS.set(res, {
+      writeHead: methods.writeHead,
+      write: methods.write,
+      end: methods.end,
+      flushHeaders: methods.flushHeaders,
+      shared,
+      commit,
+      committedElsewhere,
+      deferred: undefined,
+      headersLeft: false,
+      committing: false,
+      done: false,
+    });
   // Middleware that wrapped a method on the response itself (compression, say) keeps its place
-  // outside ours only if ours go on the response too; otherwise one prototype swap (cached per
-  // prototype) puts them in front of the response's own prototype, with nothing added to it.
+  // outside ours only if ours go on the response too.
   if (WRAPPED.some((name) => Object.hasOwn(res, name))) {
+    // The methods in effect now: that library's own wrappers, or the prototype's.
+    hold(res as unknown as Record<WrappedName, Writer>, false);
     const target = res as unknown as Record<string, Writer>;
     target.writeHead = heldWriteHead as Writer;
     target.write = heldWrite as Writer;
@@ -220,6 +226,15 @@ export function holdNodeResponse(
     return;
   }
   const prototype = Object.getPrototypeOf(res) as object;
+  // Express's `app.response` is an object of the app's own (made with Object.create, so it has no
+  // `constructor` of its own), shared by every response of that app: the wrappers go on it once.
+  if (!Object.hasOwn(prototype, 'constructor')) {
+    hold(shareWrappers(prototype), true);
+    return;
+  }
+  // A class's prototype (Node's ServerResponse: Fastify's raw response, a plain http server) is
+  // never changed: one prototype swap, cached per prototype, puts the wrappers in front of it.
+  hold(res as unknown as Record<WrappedName, Writer>, false);
   let held = HELD_PROTOTYPES.get(prototype);
   if (held === undefined) {
     const method = (value: unknown) => ({ value, writable: true, configurable: true });
@@ -232,6 +247,50 @@ export function holdNodeResponse(
     HELD_PROTOTYPES.set(prototype, held);
   }
   Object.setPrototypeOf(res, held);
+}
+
+const HELD_BY_NAME: Record<WrappedName, Writer> = {
+  writeHead: heldWriteHead as Writer,
+  write: heldWrite as Writer,
+  end: heldEnd as Writer,
+  flushHeaders: heldFlushHeaders as Writer,
+};
+
+/**
+ * For each shared response prototype that carries the wrappers, the methods they pass on to.
+ * Swapping each held response's prototype instead cost Express about 27k instructions per
+ * request (callgrind, /read): V8 makes a new hidden class for every object whose prototype
+ * changes. On the shared prototype, a response that is not held only passes through.
+ */
+const SHARED_PROTOTYPES = new WeakMap<object, Record<WrappedName, Writer>>();
+
+/** Puts pass-through wrappers on a shared response prototype, once; what they pass on to. */
+function shareWrappers(prototype: object): Record<WrappedName, Writer> {
+  let onward = SHARED_PROTOTYPES.get(prototype);
+  if (onward !== undefined) return onward;
+  const parent = Object.getPrototypeOf(prototype) as Record<WrappedName, Writer>;
+  onward = {} as Record<WrappedName, Writer>;
+  for (const name of WRAPPED) {
+    // A method the prototype had of its own (another copy of this library's wrapper) is kept;
+    // otherwise the parent's is looked up at each call, so instrumentation added later is kept.
+    const own = Object.getOwnPropertyDescriptor(prototype, name)?.value as Writer | undefined;
+    const next: Writer =
+      own ??
+      function (this: unknown, ...args: unknown[]) {
+        return parent[name].apply(this, args);
+      };
+    const held = HELD_BY_NAME[name];
+    onward[name] = next;
+    Object.defineProperty(prototype, name, {
+      value: function (this: ServerResponse, ...args: unknown[]) {
+        return HOLDS.get(this)?.shared === true ? held.apply(this, args) : next.apply(this, args);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+  SHARED_PROTOTYPES.set(prototype, onward);
+  return onward;
 }
 
 function apply(
