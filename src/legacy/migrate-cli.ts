@@ -5,10 +5,15 @@
  * finds them under their derived ids. Safe to interrupt and to re-run.
  *
  * The secret is read from REDIS_SESSIONS_SECRET only: a command line is visible to every user of
- * the machine (`ps`), and so is a password in `--url`; REDIS_SESSIONS_URL is read too.
+ * the machine (`ps`), and so is a password in `--url`. The application's other REDIS_SESSIONS_*
+ * settings are read the same way (its url, prefixes, timeouts, hashed_keys), so the CLI moves
+ * sessions to where the application will look; options override them.
  */
 import { Cluster, Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
+import { sessionOptionsFromSettings } from '../config/session-settings.js';
+import { DEFAULT_TIMEOUT } from '../redis-session.constants.js';
+import { InvalidSessionOptionsError } from '../session.errors.js';
 import { migrateLegacySessions, type MigrateLegacyStats } from './migrate-legacy-sessions.js';
 
 const USAGE = `Usage: nestjs-redis-sessions-migrate [options]
@@ -17,22 +22,24 @@ Moves connect-redis sessions (express-session, @fastify/session) into nestjs-red
 under the id derived from its legacy id, with its remaining TTL. Create-only-if-absent: safe to
 interrupt (Ctrl-C stops after the batch in progress) and to run again.
 
-Options:
-  --url <url>               Redis URL (default: $REDIS_SESSIONS_URL, else redis://127.0.0.1:6379)
+Options (each defaults to the application's setting in the environment, then to its default):
+  --url <url>               Redis URL ($REDIS_SESSIONS_URL, else redis://127.0.0.1:6379)
   --cluster <host:port,…>   Redis Cluster seed nodes, instead of --url (every master is scanned)
-  --legacy-prefix <prefix>  connect-redis key prefix (default: sess:)
-  --prefix <prefix>         nestjs-redis-sessions key prefix (default: session:)
-  --timeout <seconds>       TTL of legacy sessions that have none (default: 1200)
-  --absolute-timeout <s>    absolute timeout of moved sessions, counted from the move (default: none)
+  --legacy-prefix <prefix>  connect-redis key prefix ($REDIS_SESSIONS_LEGACY_PREFIX, else sess:)
+  --prefix <prefix>         nestjs-redis-sessions key prefix ($REDIS_SESSIONS_PREFIX, else session:)
+  --timeout <seconds>       TTL of legacy sessions that have none ($REDIS_SESSIONS_TIMEOUT, else 1200)
+  --absolute-timeout <s>    absolute timeout of moved sessions, counted from the move
+                            ($REDIS_SESSIONS_ABSOLUTE_TIMEOUT, else none)
+  --hashed-keys             store under hashed keys ($REDIS_SESSIONS_HASHED_KEYS, else off):
+                            must match the application, or it will not find the moved sessions
   --count <n>               SCAN COUNT, about the batch size (default: 1000)
   --keep                    keep the legacy keys (default: delete each one once moved)
   --dry-run                 count what would happen, change nothing
   --progress-every <n>      a progress line every n keys (default: 10000), and at most every second
   --help                    this text
 
-Environment:
+Environment: the application's REDIS_SESSIONS_* settings, checked as the application checks them.
   REDIS_SESSIONS_SECRET     required: the application's current signing secret (at least 32 characters)
-  REDIS_SESSIONS_URL        Redis URL when --url is not given
 
 Prints progress on stderr and a JSON summary on stdout.
 Exit codes: 0 done, 1 Redis failed (re-run to finish), 2 bad usage, 130 interrupted (re-run to finish).
@@ -92,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
       'absolute-timeout': { type: 'string' },
       count: { type: 'string' },
       keep: { type: 'boolean' },
+      'hashed-keys': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'progress-every': { type: 'string' },
       help: { type: 'boolean' },
@@ -101,26 +109,30 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const secret = process.env.REDIS_SESSIONS_SECRET;
-  if (secret === undefined || secret.length < 32) {
-    throw new UsageError(
-      'REDIS_SESSIONS_SECRET must be set to the application secret (at least 32 characters)',
-    );
+  // The application's own settings, with its checks: a secret too short fails here as it would there.
+  let app: ReturnType<typeof sessionOptionsFromSettings>;
+  try {
+    app = sessionOptionsFromSettings(process.env);
+  } catch (error) {
+    if (error instanceof InvalidSessionOptionsError) throw new UsageError(error.message);
+    throw error;
   }
+  const { secret } = app;
   if (values.url !== undefined && values.cluster !== undefined) {
     throw new UsageError('give --url or --cluster, not both');
   }
   const every = positive('progress-every', values['progress-every'], 10_000)!;
   const settings = {
-    legacyPrefix: values['legacy-prefix'] ?? 'sess:',
-    prefix: values.prefix ?? 'session:',
-    timeout: positive('timeout', values.timeout, 1200),
-    absoluteTimeout: positive('absolute-timeout', values['absolute-timeout']),
+    legacyPrefix: values['legacy-prefix'] ?? app.legacy?.prefix ?? 'sess:',
+    prefix: values.prefix ?? app.prefix ?? 'session:',
+    timeout: positive('timeout', values.timeout, app.timeout ?? DEFAULT_TIMEOUT),
+    absoluteTimeout: positive('absolute-timeout', values['absolute-timeout'], app.absoluteTimeout),
+    hashedKeys: values['hashed-keys'] ?? app.hashedKeys ?? false,
     count: positive('count', values.count, 1000),
     keep: values.keep ?? false,
     dryRun: values['dry-run'] ?? false,
   };
-  const client = connect(values.url ?? process.env.REDIS_SESSIONS_URL, values.cluster);
+  const client = connect(values.url ?? app.redis?.url, values.cluster);
   // Without a listener ioredis prints every connection error itself; the failing command says it.
   client.on('error', () => undefined);
   const abort = new AbortController();
@@ -137,6 +149,7 @@ async function main(argv: string[]): Promise<number> {
     await client.connect();
     process.stderr.write(
       `${settings.dryRun ? 'Dry run: ' : ''}moving ${settings.legacyPrefix}* to ${settings.prefix}*` +
+        `${settings.hashedKeys ? ' (hashed keys)' : ''}` +
         `${settings.keep ? ' (keeping the legacy keys)' : ''}\n`,
     );
     const stats = await migrateLegacySessions({

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { HashedKeyStore } from '../store/hashed-key.store.js';
 import { RedisSessionStore } from '../store/redis-session.store.js';
 import { LEGACY_ID_PATTERN } from './legacy-cookie.js';
 import {
@@ -29,6 +30,8 @@ export interface MigrateLegacyOptions {
   timeout?: number;
   /** Absolute timeout in seconds of moved sessions (`$a`, counted from the move). */
   absoluteTimeout?: number;
+  /** Store each under its hashed key, as the application's `hashed_keys` does. @default false */
+  hashedKeys?: boolean;
   /** Value encoder; must match the application's serializer. @default JSON.stringify */
   serialize?: (value: unknown) => string;
   /** Stops after the batch in progress (interrupting is safe: a re-run finishes the job). */
@@ -122,7 +125,15 @@ export async function migrateLegacySessions(
   }
   // The store's own create-only-if-absent script; its commands are sent together, so a batch
   // costs about one round trip (ioredis routes each by slot on a Cluster).
-  const store = new RedisSessionStore(client, prefix);
+  const redisStore = new RedisSessionStore(client, prefix);
+  // With hashed_keys the application looks sessions up under a keyed hash of the id: a session
+  // moved under the plain id would never be found (and its legacy key would already be gone).
+  const store = options.hashedKeys
+    ? new HashedKeyStore(
+        redisStore,
+        typeof secret === 'string' ? createSecretKey(Buffer.from(secret)) : secret,
+      )
+    : redisStore;
   const stats: MigrateLegacyStats = {
     scanned: 0,
     moved: 0,

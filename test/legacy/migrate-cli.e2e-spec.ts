@@ -1,8 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveSessionId } from '../../src/legacy/legacy-session.codec.js';
+import { HashedKeyStore } from '../../src/store/hashed-key.store.js';
 import { freePort, scanAll, startRedis, type RedisHandle } from '../utils/redis-server.js';
 
 /**
@@ -169,4 +170,36 @@ it('stops after the batch in progress on SIGINT, exits 130, and a re-run finishe
   const rest = await runCli(args);
   expect(rest.code).toBe(0);
   expect(first.moved + JSON.parse(rest.stdout).moved).toBe(5000);
+});
+
+it("takes the application's settings from the environment: prefixes, timeout, hashed keys", async () => {
+  const legacyPrefix = `${redis.prefix}env:sess:`;
+  const prefix = `${redis.prefix}env:session:`;
+  const [id] = await writeSessions(legacyPrefix, 1);
+  // One with no TTL at all: it gets the application's timeout, not the CLI's own default.
+  const [bare] = Array.from({ length: 1 }, () => randomBytes(24).toString('base64url'));
+  await redis.client.set(legacyPrefix + bare, '{"cookie":{"path":"/"},"cart":[1]}');
+  const out = await runCli([], {
+    REDIS_SESSIONS_URL: redis.url,
+    REDIS_SESSIONS_PREFIX: prefix,
+    REDIS_SESSIONS_LEGACY_PREFIX: legacyPrefix,
+    REDIS_SESSIONS_TIMEOUT: '86400',
+    REDIS_SESSIONS_HASHED_KEYS: 'true',
+  });
+  expect(out.code).toBe(0);
+  expect(JSON.parse(out.stdout)).toMatchObject({ scanned: 2, moved: 2 });
+  expect(out.stderr).toContain('(hashed keys)');
+  // Where an application with hashed_keys looks: never under the plain derived id.
+  const hashed = new HashedKeyStore(null as never, createSecretKey(Buffer.from(SECRET)));
+  const keyOf = (legacyId: string) => prefix + hashed.storeIdOf(deriveSessionId(legacyId, SECRET));
+  expect(await redis.client.exists(keyOf(id))).toBe(1);
+  expect(await redis.client.exists(prefix + deriveSessionId(id, SECRET))).toBe(0);
+  const ttl = await redis.client.ttl(keyOf(bare));
+  expect(ttl).toBeGreaterThan(86_000);
+  expect(ttl).toBeLessThanOrEqual(86_400);
+
+  // Settings the application would refuse stop the CLI the same way, naming the setting.
+  const bad = await runCli([], { REDIS_SESSIONS_URL: redis.url, REDIS_SESSIONS_TIMEOUT: 'later' });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('REDIS_SESSIONS_TIMEOUT must be a whole number, got "later"');
 });
