@@ -46,6 +46,17 @@ export interface LegacyAdoption {
   fields: Map<string, string>;
 }
 
+/**
+ * A validly signed legacy cookie whose session is gone (missing or expired): nothing to move, and
+ * the cookie is cleared, or the browser would send it, and cost a lookup, for as long as it lives.
+ * @internal
+ */
+export interface LegacyGone {
+  gone: true;
+  /** A Set-Cookie header that removes the legacy cookie. */
+  clearCookie: string;
+}
+
 /** Validly signed legacy ids with no usable session, remembered so they cost no round trips. */
 const DEAD_CACHE_SIZE = 10_000;
 /**
@@ -71,7 +82,8 @@ export class LegacySessionImporter {
   private readonly secretKeys: KeyObject[];
   private readonly salt: Buffer;
   /** Legacy id → until when it is known to lead nowhere (ms). */
-  private readonly dead = new Map<string, number>();
+  /** Until when each dead id is remembered, and whether its cookie is cleared. */
+  private readonly dead = new Map<string, { until: number; clear: boolean }>();
 
   /**
    * @param options the `legacy` options.
@@ -102,7 +114,7 @@ export class LegacySessionImporter {
    * (missing, expired, empty, corrupt). Touches Redis only for a validly signed cookie. Rejects
    * only when Redis does not answer (the caller answers 503).
    */
-  async adopt(cookieHeader: string | undefined): Promise<LegacyAdoption | null> {
+  async adopt(cookieHeader: string | undefined): Promise<LegacyAdoption | LegacyGone | null> {
     const { cookieName } = this.options;
     const value = readLegacyCookie(cookieHeader, cookieName);
     if (value === undefined) return null;
@@ -111,7 +123,8 @@ export class LegacySessionImporter {
       this.log('debug', `Legacy cookie "${cookieName}" is not signed by a legacy secret; ignored`);
       return null;
     }
-    if ((this.dead.get(legacyId) ?? 0) > Date.now()) return null;
+    const dead = this.dead.get(legacyId);
+    if (dead !== undefined && dead.until > Date.now()) return dead.clear ? this.cleared() : null;
     const id = deriveSessionId(legacyId, this.secret);
     const logId = idForLog(legacyId, this.salt);
 
@@ -127,7 +140,7 @@ export class LegacySessionImporter {
       const raced = await this.loadDerived(id, logId);
       if (raced !== null) return this.adopted(id, raced);
       this.log('debug', `Legacy session ${logId} is gone or expired; starting fresh`);
-      return this.gone(legacyId);
+      return this.gone(legacyId, true);
     }
     let legacy;
     try {
@@ -142,7 +155,8 @@ export class LegacySessionImporter {
     }
     if (legacy === null || legacy.fields.length === 0) {
       this.log('debug', `Legacy session ${logId} is expired or empty; starting fresh`);
-      return this.gone(legacyId);
+      // An empty one is kept (an old instance of a rolling deploy may still write into it).
+      return this.gone(legacyId, legacy === null);
     }
 
     const now = Date.now();
@@ -171,10 +185,14 @@ export class LegacySessionImporter {
   }
 
   /** A validly signed id with no usable session: remembered for a while, at no round trip. */
-  private gone(legacyId: string): null {
+  private gone(legacyId: string, clear = false): LegacyGone | null {
     if (this.dead.size >= DEAD_CACHE_SIZE) this.dead.clear();
-    this.dead.set(legacyId, Date.now() + DEAD_CACHE_MS);
-    return null;
+    this.dead.set(legacyId, { until: Date.now() + DEAD_CACHE_MS, clear });
+    return clear ? this.cleared() : null;
+  }
+
+  private cleared(): LegacyGone {
+    return { gone: true, clearCookie: clearLegacyCookie(this.options.cookieName) };
   }
 
   private async loadDerived(id: string, logId: string): Promise<Map<string, string> | null> {

@@ -154,6 +154,11 @@ export class SessionManager {
       throw this.lifecycle.unavailable(error);
     }
     if (adopted === null) return this.lifecycle.fresh();
+    if ('gone' in adopted) {
+      const state = this.lifecycle.fresh();
+      state.extraCookies.push(adopted.clearCookie);
+      return state;
+    }
     try {
       const state = reviveSession(
         adopted.id,

@@ -229,7 +229,7 @@ describe('what is not moved', () => {
     expect(await redis.client.exists(legacyPrefix + legacyIdOf(cookie))).toBe(1);
   });
 
-  it('gives null for an expired session (cookie.expires past), leaving no trace of it in logs', async () => {
+  it('clears the cookie of an expired session (cookie.expires past), leaving no trace of it in logs', async () => {
     const legacyId = 'expiredSession-0123456789abcdefgh';
     await redis.client.set(
       legacyPrefix + legacyId,
@@ -240,7 +240,10 @@ describe('what is not moved', () => {
       'EX',
       600,
     );
-    expect(await importer().adopt(signed(legacyId))).toBeNull();
+    expect(await importer().adopt(signed(legacyId))).toEqual({
+      gone: true,
+      clearCookie: expect.stringMatching(/^connect\.sid=; Max-Age=0/),
+    });
     expect(await redis.client.exists(ourPrefix + deriveSessionId(legacyId, OUR_SECRET))).toBe(0);
     expect(logs).toHaveLength(1);
     expect(logs[0][1]).toMatch(/expired or empty/);

@@ -122,6 +122,25 @@ describe.each([
     expect((await ours()).length).toBe(before + 1);
   });
 
+  it('a validly signed legacy cookie whose session is gone is cleared, at every request', async () => {
+    const legacyCookie = await login('erin');
+    const [key] = await scanAll(redis.client, `${legacyPrefix}*`);
+    await redis.client.del(key);
+    for (let i = 0; i < 2; i++) {
+      // The second request is answered from the importer's memory of dead ids: cleared too.
+      const res = await request(app.getHttpServer())
+        .get('/whoami')
+        .set('Cookie', legacyCookie)
+        .expect(200);
+      expect(res.body.data).toEqual({});
+      expect(setCookies(res, cookieName)).toEqual([
+        expect.stringMatching(new RegExp(`^${cookieName}=;.*Max-Age=0`)),
+      ]);
+      // Nothing of ours: an empty session is never stored.
+      expect(setCookies(res)).toEqual([]);
+    }
+  });
+
   it('a legacy cookie signed with an unknown secret gives a fresh anonymous session', async () => {
     const legacyCookie = await login('dave');
     const forged = legacyCookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
