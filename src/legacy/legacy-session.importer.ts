@@ -114,7 +114,13 @@ export class LegacySessionImporter {
    * (missing, expired, empty, corrupt). Touches Redis only for a validly signed cookie. Rejects
    * only when Redis does not answer (the caller answers 503).
    */
-  async adopt(cookieHeader: string | undefined): Promise<LegacyAdoption | LegacyGone | null> {
+  async adopt(cookieHeader: string | undefined): Promise<LegacyAdoption | null> {
+    const result = await this.resolve(cookieHeader);
+    return result === null || 'gone' in result ? null : result;
+  }
+
+  /** As `adopt`, telling a gone session (whose cookie is to be cleared) from no usable one. */
+  async resolve(cookieHeader: string | undefined): Promise<LegacyAdoption | LegacyGone | null> {
     const { cookieName } = this.options;
     const value = readLegacyCookie(cookieHeader, cookieName);
     if (value === undefined) return null;

@@ -147,9 +147,9 @@ export class SessionManager {
 
   /** A legacy session moved into ours under a new id (our cookie set, the old one cleared). */
   private async adoptLegacy(header: string | undefined): Promise<SessionState> {
-    let adopted: Awaited<ReturnType<LegacySessionImporter['adopt']>>;
+    let adopted: Awaited<ReturnType<LegacySessionImporter['resolve']>>;
     try {
-      adopted = await this.legacy!.adopt(header);
+      adopted = await this.legacy!.resolve(header);
     } catch (error) {
       throw this.lifecycle.unavailable(error);
     }

@@ -240,7 +240,7 @@ describe('what is not moved', () => {
       'EX',
       600,
     );
-    expect(await importer().adopt(signed(legacyId))).toEqual({
+    expect(await importer().resolve(signed(legacyId))).toEqual({
       gone: true,
       clearCookie: expect.stringMatching(/^connect\.sid=; Max-Age=0/),
     });
