@@ -34,6 +34,8 @@ export interface LegacyImporterExtras {
   serialize?: (value: unknown) => string;
   /** Bound on each legacy-key command, for clients without a commandTimeout of their own. */
   commandTimeoutMs?: number;
+  /** Encrypts a flat field/value list, when the application stores values encrypted. */
+  encryptPairs?: (pairs: string[]) => string[];
 }
 
 /** A legacy session now living under this library's `id`. @publicApi */
@@ -173,7 +175,9 @@ export class LegacySessionImporter {
     // any request), capped by the absolute deadline; the legacy TTL left does not matter any more.
     const fields = sessionFields(legacy.fields, now, deadline);
     const clearCookie = clearLegacyCookie(cookieName, legacy.cookie);
-    if (!(await this.store.create(id, fields, this.timeoutMs, absoluteTimeoutMs))) {
+    // Stored as the application stores values (encrypted at rest, if it is on); handed back plain.
+    const stored = this.extras.encryptPairs?.(fields) ?? fields;
+    if (!(await this.store.create(id, stored, this.timeoutMs, absoluteTimeoutMs))) {
       // A racing request created it first: use the one it made, which may already carry writes.
       const winner = await this.loadDerived(id, logId);
       if (winner === null) return null;

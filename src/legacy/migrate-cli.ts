@@ -32,6 +32,7 @@ Options (each defaults to the application's setting in the environment, then to 
                             ($REDIS_SESSIONS_ABSOLUTE_TIMEOUT, else none)
   --hashed-keys             store under hashed keys ($REDIS_SESSIONS_HASHED_KEYS, else off):
                             must match the application, or it will not find the moved sessions
+  (values are stored encrypted when $REDIS_SESSIONS_ENCRYPTION_KEY is set, as the application does)
   --count <n>               SCAN COUNT, about the batch size (default: 1000)
   --keep                    keep the legacy keys (default: delete each one once moved)
   --dry-run                 count what would happen, change nothing
@@ -128,6 +129,8 @@ async function main(argv: string[]): Promise<number> {
     timeout: positive('timeout', values.timeout, app.timeout ?? DEFAULT_TIMEOUT),
     absoluteTimeout: positive('absolute-timeout', values['absolute-timeout'], app.absoluteTimeout),
     hashedKeys: values['hashed-keys'] ?? app.hashedKeys ?? false,
+    // From the environment only, as the secret: a key on the command line is visible to `ps`.
+    encryptionKey: app.encryptionKey,
     count: positive('count', values.count, 1000),
     keep: values.keep ?? false,
     dryRun: values['dry-run'] ?? false,
@@ -150,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `${settings.dryRun ? 'Dry run: ' : ''}moving ${settings.legacyPrefix}* to ${settings.prefix}*` +
         `${settings.hashedKeys ? ' (hashed keys)' : ''}` +
+        `${settings.encryptionKey ? ' (values encrypted)' : ''}` +
         `${settings.keep ? ' (keeping the legacy keys)' : ''}\n`,
     );
     const stats = await migrateLegacySessions({

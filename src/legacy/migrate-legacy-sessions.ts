@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { FieldCipher, parseEncryptionKey } from '../security/field-cipher.js';
 import { HashedKeyStore } from '../store/hashed-key.store.js';
 import { RedisSessionStore } from '../store/redis-session.store.js';
 import { LEGACY_ID_PATTERN } from './legacy-cookie.js';
@@ -32,6 +33,11 @@ export interface MigrateLegacyOptions {
   absoluteTimeout?: number;
   /** Store each under its hashed key, as the application's `hashed_keys` does. @default false */
   hashedKeys?: boolean;
+  /**
+   * The application's `encryption_key` (64 hex digits or base64 of 32 bytes): values are stored
+   * encrypted, as the application stores them.
+   */
+  encryptionKey?: string;
   /** Value encoder; must match the application's serializer. @default JSON.stringify */
   serialize?: (value: unknown) => string;
   /** Stops after the batch in progress (interrupting is safe: a re-run finishes the job). */
@@ -126,6 +132,12 @@ export async function migrateLegacySessions(
   // The store's own create-only-if-absent script; its commands are sent together, so a batch
   // costs about one round trip (ioredis routes each by slot on a Cluster).
   const redisStore = new RedisSessionStore(client, prefix);
+  let cipher: FieldCipher | undefined;
+  if (options.encryptionKey !== undefined) {
+    const key = parseEncryptionKey(options.encryptionKey);
+    if (typeof key === 'string') throw new TypeError(`encryptionKey ${key}`);
+    cipher = new FieldCipher(key);
+  }
   // With hashed_keys the application looks sessions up under a keyed hash of the id: a session
   // moved under the plain id would never be found (and its legacy key would already be gone).
   const store = options.hashedKeys
@@ -189,7 +201,12 @@ export async function migrateLegacySessions(
     const lag = Date.now() - readAt;
     const created = await Promise.all(
       moves.map(({ id, fields, ttl }) =>
-        store.create(id, fields, Math.max(1, ttl - lag), absolute),
+        store.create(
+          id,
+          cipher ? cipher.encryptPairs(fields) : fields,
+          Math.max(1, ttl - lag),
+          absolute,
+        ),
       ),
     );
     created.forEach((made) => stats[made ? 'moved' : 'skipped']++);

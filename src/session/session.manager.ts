@@ -100,6 +100,7 @@ export class SessionManager {
           absoluteTimeoutMs: config.absoluteTimeoutMs,
           serialize: (value) => config.serializer.serialize(value),
           commandTimeoutMs: config.socketTimeoutMs,
+          encryptPairs: config.cipher && ((pairs) => config.cipher!.encryptPairs(pairs)),
         },
       );
     }
@@ -160,9 +161,10 @@ export class SessionManager {
       return state;
     }
     try {
+      // A session moved earlier may have been written since, encrypted if that is on.
       const state = reviveSession(
         adopted.id,
-        adopted.fields,
+        this.lifecycle.decrypt(adopted.fields),
         this.config.serializer,
         this.config.maxSize,
       );

@@ -198,6 +198,19 @@ it("takes the application's settings from the environment: prefixes, timeout, ha
   expect(ttl).toBeGreaterThan(86_000);
   expect(ttl).toBeLessThanOrEqual(86_400);
 
+  // With encryption at rest on, what it moves is stored encrypted, as the application stores it.
+  const encPrefix = `${redis.prefix}enc:session:`;
+  const [secretId] = await writeSessions(legacyPrefix, 1);
+  const encrypted = await runCli(['--prefix', encPrefix], {
+    REDIS_SESSIONS_URL: redis.url,
+    REDIS_SESSIONS_LEGACY_PREFIX: legacyPrefix,
+    REDIS_SESSIONS_ENCRYPTION_KEY: 'c'.repeat(64),
+  });
+  expect(encrypted.code).toBe(0);
+  expect(encrypted.stderr).toContain('(values encrypted)');
+  const moved = await redis.client.hgetall(encPrefix + deriveSessionId(secretId, SECRET));
+  expect(moved.passport).toMatch(/^e1\./);
+
   // Settings the application would refuse stop the CLI the same way, naming the setting.
   const bad = await runCli([], { REDIS_SESSIONS_URL: redis.url, REDIS_SESSIONS_TIMEOUT: 'later' });
   expect(bad.code).toBe(2);

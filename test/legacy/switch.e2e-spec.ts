@@ -20,6 +20,12 @@ class WhoAmIController {
   whoami(@Session() session: SessionData) {
     return { data: { ...session } };
   }
+
+  @Get('visit')
+  visit(@Session() session: SessionData) {
+    session.visits = ((session.visits as number | undefined) ?? 0) + 1;
+    return { data: { ...session } };
+  }
 }
 
 /**
@@ -147,5 +153,57 @@ describe.each([
     const res = await request(app.getHttpServer()).get('/whoami').set('Cookie', forged).expect(200);
     expect(res.body.data).toEqual({});
     expect(setCookies(res)).toEqual([]);
+  });
+});
+
+describe('switching with encryption at rest on', () => {
+  let redis: RedisHandle;
+  let app: INestApplication;
+  let legacyPrefix: string;
+  let login: (user?: string) => Promise<string>;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    legacyPrefix = `${redis.prefix}sess:`;
+    login = expressSessionApp(redis.client, {
+      prefix: legacyPrefix,
+      secrets: [LEGACY_SECRET],
+    }).login;
+    app = await createApp('express', {
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix: `${redis.prefix}ours:`,
+          redis: { url: redis.url },
+          encryptionKey: 'c'.repeat(64),
+          legacy: { cookieName: 'connect.sid', secrets: [LEGACY_SECRET], prefix: legacyPrefix },
+        }),
+      ],
+      controllers: [WhoAmIController],
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('stores the moved session encrypted, and the old cookie still reads it after a write', async () => {
+    const legacyCookie = await login('alice');
+    const first = await request(app.getHttpServer())
+      .get('/visit')
+      .set('Cookie', legacyCookie)
+      .expect(200);
+    expect(first.body.data.passport).toEqual({ user: 'alice' });
+    const [key] = await scanAll(redis.client, `${redis.prefix}ours:*`);
+    const stored = await redis.client.hgetall(key);
+    expect(JSON.stringify(stored)).not.toContain('alice');
+    expect(stored.passport).toMatch(/^e1\./);
+    // A browser that never got the new cookie comes back with the old one alone.
+    const again = await request(app.getHttpServer())
+      .get('/visit')
+      .set('Cookie', legacyCookie)
+      .expect(200);
+    expect(again.body.data).toMatchObject({ passport: { user: 'alice' }, visits: 2 });
   });
 });
