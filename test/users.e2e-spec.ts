@@ -100,6 +100,17 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
       expect(await indexSize('eve')).toBe(0);
     });
 
+    it('setUser on an existing session lists it, and revoke-all ends it', async () => {
+      const cookie = cookieOf(await bed.http().get('/u/visit').expect(200));
+      await bed.http().get('/u/visit').set('Cookie', cookie).expect(200);
+      await bed.http().get('/u/bind/gus').set('Cookie', cookie).expect(200);
+      expect(await indexSize('gus')).toBe(1);
+      const list = (await bed.http().get('/u/devices').set('Cookie', cookie).expect(200)).body;
+      expect(list).toHaveLength(1);
+      expect((await bed.http().get('/u/revoke-all/gus').expect(200)).body).toEqual({ ended: 1 });
+      await bed.http().get('/u/me').set('Cookie', cookie).expect(200, { user: null });
+    });
+
     it('regenerate keeps the binding; logout removes it from the index', async () => {
       const a = await device('fay', 'A');
       const again = await bed.http().get('/u/login/fay').set('Cookie', a.cookie).expect(200);

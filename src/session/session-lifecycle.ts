@@ -336,9 +336,17 @@ export class SessionLifecycle {
       if (before !== undefined && gone.length > 0) await store.indexRemove?.(String(before), gone);
       for (const id of new Set(gone)) this.emit('session.destroyed', id, before);
     }
-    if (action !== 'set' || !state.persisted) return;
+    if (!state.persisted) return;
     const after = state.user;
     const expiresAt = this.expiryOf(state);
+    // A binding changed on a session that stays under its id: its write succeeded (a session found
+    // gone is no longer persisted), though no cookie is sent again.
+    if (state.intent === 'keep' && !state.isNew && state.userChanged && before !== after) {
+      if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
+      if (before !== undefined) await store.indexRemove?.(String(before), [state.id]);
+      return;
+    }
+    if (action !== 'set') return;
     if (state.intent === 'rotate' && predecessor !== null) {
       if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
       if (before !== undefined) await store.indexRemove?.(String(before), [predecessor]);
@@ -348,11 +356,6 @@ export class SessionLifecycle {
     if (state.isNew) {
       if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
       this.emit('session.created', state.id, after);
-      return;
-    }
-    if (state.userChanged && before !== after) {
-      if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
-      if (before !== undefined) await store.indexRemove?.(String(before), [state.id]);
     }
   }
 
@@ -466,7 +469,10 @@ export class SessionLifecycle {
       .then(
         (updated) => {
           // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
-          if (!updated) return 'none';
+          if (!updated) {
+            state.persisted = false;
+            return 'none';
+          }
           if (!keepTtl) this.touched(id, sentAt, state.timeout, state.deadline);
           return cookie;
         },

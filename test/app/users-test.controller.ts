@@ -34,6 +34,20 @@ export class UsersTestController {
     throw new UnauthorizedException('wrong second factor');
   }
 
+  /** A session with data and no user yet (a visitor's cart, say). */
+  @Get('visit')
+  visit(@Session() session: SessionData) {
+    session.visits = ((session.visits as number | undefined) ?? 0) + 1;
+    return { id: this.sessions.getId(session) };
+  }
+
+  /** Binds the session it was given to a user, keeping its id (no regenerate). */
+  @Get('bind/:user')
+  bind(@Session() session: SessionData, @Param('user') user: string) {
+    this.sessions.setUser(session, user);
+    return { ok: true };
+  }
+
   @Get('me')
   me(@Session() session: SessionData) {
     return { user: this.sessions.getUser(session) ?? null };
