@@ -10,7 +10,8 @@ import {
   type OnModuleInit,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { APP_INTERCEPTOR, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
+import { interceptGateways } from './session.gateways.js';
 import { SessionStoreHealthIndicator } from './health/session-store.health.js';
 import { ExpressSessionMiddleware } from './http/express-session.middleware.js';
 import {
@@ -43,6 +44,9 @@ import { SessionEvents } from './users/session-events.js';
 import { SessionManager } from './session/session.manager.js';
 import { SessionService } from './session.service.js';
 
+/** Present when the interceptor is global: it then goes on the gateways too. */
+const SESSION_ON_GATEWAYS = 'REDIS_SESSION:ON_GATEWAYS';
+
 /**
  * Registers the interceptor for every route, unless the application chose `globalInterceptor:
  * false`: Nest then runs no interceptor pipeline at all on routes without `@UseSession()`.
@@ -54,6 +58,7 @@ function withInterceptor(module: DynamicModule, global: boolean): DynamicModule 
     providers: [
       ...(module.providers ?? []),
       { provide: APP_INTERCEPTOR, useExisting: SessionInterceptor },
+      { provide: SESSION_ON_GATEWAYS, useValue: true },
     ],
   };
 }
@@ -108,8 +113,13 @@ export class RedisSessionModule
     @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
     private readonly manager: SessionManager,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
+    @Optional() @Inject(SESSION_ON_GATEWAYS) onGateways?: boolean,
+    @Optional() modules?: ModulesContainer,
+    @Optional() interceptor?: SessionInterceptor,
   ) {
     super();
+    // Here, not in onModuleInit: Nest binds the gateways' handlers before any init hook runs.
+    if (modules !== undefined) interceptGateways(modules, onGateways ? interceptor : undefined);
   }
 
   /**

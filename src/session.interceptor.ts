@@ -12,6 +12,9 @@ import { SESSION_MANAGER } from './redis-session.providers.js';
 import { rawResponseFor, usesSession } from './session.decorator.js';
 import { SessionManager } from './session/session.manager.js';
 
+/** Message scopes an interceptor already serves. */
+const SERVED_MESSAGES = new WeakSet<object>();
+
 /**
  * Loads the session before handlers that take `@Session()` (and only those: a route that never
  * touches the session costs no Redis command). HTTP sessions are committed at the response
@@ -33,6 +36,12 @@ export class SessionInterceptor implements NestInterceptor {
     if (context.getType() === 'http' && !this.usesSession(context)) return next.handle();
     const found = this.getRequestResponse(context);
     if (found === undefined) return next.handle();
+    // On Nest 12 a gateway message meets this interceptor twice (global, and on the gateway for
+    // Nest 11's sake): the first serves it.
+    if (found.messageScoped) {
+      if (SERVED_MESSAGES.has(found.request)) return next.handle();
+      SERVED_MESSAGES.add(found.request);
+    }
     const { request } = found;
     if (context.getType<string>() === 'graphql') markGraphqlRequest(request);
     // The handler runs once its session is loaded, so `@Session()` hands it over synchronously

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RedisSessionModule } from 'nestjs-redis-sessions';
 import { AppController } from './app.controller';
+import { ChatGateway } from './chat.gateway';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -18,5 +19,6 @@ function required(name: string): string {
     }),
   ],
   controllers: [AppController],
+  providers: [ChatGateway],
 })
 export class AppModule {}

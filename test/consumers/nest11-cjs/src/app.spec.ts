@@ -1,5 +1,8 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import request from 'supertest';
 import { AppModule } from './app.module';
 
@@ -9,7 +12,8 @@ describe('sessions in a NestJS 11 CommonJS app', () => {
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     app = moduleRef.createNestApplication();
-    await app.init();
+    app.useWebSocketAdapter(new WsAdapter(app));
+    await app.listen(0, '127.0.0.1');
   });
 
   afterAll(async () => {
@@ -35,5 +39,25 @@ describe('sessions in a NestJS 11 CommonJS app', () => {
     expect(me.headers['set-cookie']).toBeUndefined();
     // The outer check reads this line to find the session in its Redis.
     console.log(`ROUND_TRIP ${JSON.stringify({ id: login.body.id, userId: me.body.userId })}`);
+  });
+
+  it('saves what a ws gateway message writes: Nest 11 runs no global interceptor on gateways', async () => {
+    const login = await request(app.getHttpServer()).get('/login').expect(200);
+    const cookie = ([] as string[]).concat(login.headers['set-cookie'] ?? [])[0].split(';')[0];
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const socket = new WebSocket(`ws://127.0.0.1:${port}`, { headers: { cookie } });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const send = () =>
+      new Promise<unknown>((resolve) => {
+        socket.once('message', (data) => resolve(JSON.parse(String(data))));
+        socket.send(JSON.stringify({ event: 'count' }));
+      });
+    try {
+      // Each message reads the session afresh: the second sees the first one's write.
+      expect(await send()).toEqual({ event: 'count', data: { count: 1, userId: 1 } });
+      expect(await send()).toEqual({ event: 'count', data: { count: 2, userId: 1 } });
+    } finally {
+      socket.close();
+    }
   });
 });
