@@ -12,6 +12,12 @@ export class AppController {
     return { id: this.sessions.getId(session) };
   }
 
+  /** What the ws gateway's messages wrote, as a later HTTP request reads it from Redis. */
+  @Get('count')
+  count(@Session() session: SessionData) {
+    return { count: (session as Record<string, unknown>).count ?? null };
+  }
+
   @Get('me')
   me(@Session() session: SessionData) {
     const userId: number | undefined = session.userId;

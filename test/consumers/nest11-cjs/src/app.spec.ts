@@ -59,5 +59,11 @@ describe('sessions in a NestJS 11 CommonJS app', () => {
     } finally {
       socket.close();
     }
+    // Saved in Redis, not only in memory: a later HTTP request reads it.
+    const after = await request(app.getHttpServer())
+      .get('/count')
+      .set('Cookie', cookie)
+      .expect(200);
+    expect(after.body).toEqual({ count: 2 });
   });
 });
