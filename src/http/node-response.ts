@@ -113,52 +113,74 @@ function letHeadersGo(res: ServerResponse, hold: Hold): void {
   release(res, hold);
 }
 
-// The wrappers are the same four functions for every response (never closures made per request),
-// so the responses they are set on keep one hidden class between them.
-function heldWriteHead(this: ServerResponse, ...args: unknown[]) {
-  const hold = HOLDS.get(this)!;
+/** What each wrapper does with a held response; the shared prototype's wrappers call it directly. */
+type HeldLogic = (res: ServerResponse, hold: Hold, args: unknown[]) => unknown;
+
+const writeHeadHeld: HeldLogic = (res, hold, args) => {
   if (hold.done || hold.committing || hold.committedElsewhere())
-    return hold.writeHead.apply(this, args);
+    return hold.writeHead.apply(res, args);
   hold.deferred = args;
-  return this;
-}
+  return res;
+};
 
-function heldWrite(this: ServerResponse, ...args: unknown[]) {
-  const hold = HOLDS.get(this)!;
-  letHeadersGo(this, hold);
-  return hold.write.apply(this, args);
-}
+const writeHeld: HeldLogic = (res, hold, args) => {
+  letHeadersGo(res, hold);
+  return hold.write.apply(res, args);
+};
 
-function heldFlushHeaders(this: ServerResponse, ...args: unknown[]) {
-  const hold = HOLDS.get(this)!;
-  letHeadersGo(this, hold);
-  return hold.flushHeaders.apply(this, args);
-}
+const flushHeadersHeld: HeldLogic = (res, hold, args) => {
+  letHeadersGo(res, hold);
+  return hold.flushHeaders.apply(res, args);
+};
 
-function heldEnd(this: ServerResponse, ...args: unknown[]) {
-  const hold = HOLDS.get(this)!;
+const endHeld: HeldLogic = (res, hold, args) => {
   if (hold.done || hold.committing || hold.committedElsewhere()) {
-    release(this, hold);
-    return hold.end.apply(this, args);
+    release(res, hold);
+    return hold.end.apply(res, args);
   }
   hold.committing = true;
-  const left = hold.headersLeft || this.headersSent;
-  const status = hold.deferred !== undefined ? Number(hold.deferred[0]) : this.statusCode;
+  const left = hold.headersLeft || res.headersSent;
+  const status = hold.deferred !== undefined ? Number(hold.deferred[0]) : res.statusCode;
   const outcome = hold.commit(left, status, args[0]);
   // A read-only request commits synchronously: the response ends in this same call.
   if (!(outcome instanceof Promise)) {
-    finish(this, hold, args, left, outcome);
-    return this;
+    finish(res, hold, args, left, outcome);
+    return res;
   }
   outcome.then(
-    (settled) => finish(this, hold, args, left, settled),
+    (settled) => finish(res, hold, args, left, settled),
     () => {
       hold.done = true;
-      release(this, hold);
-      hold.end.apply(this, args);
+      release(res, hold);
+      hold.end.apply(res, args);
     },
   );
-  return this;
+  return res;
+};
+
+const HELD_LOGIC: Record<WrappedName, HeldLogic> = {
+  writeHead: writeHeadHeld,
+  write: writeHeld,
+  end: endHeld,
+  flushHeaders: flushHeadersHeld,
+};
+
+// The wrappers are the same four functions for every response (never closures made per request),
+// so the responses they are set on keep one hidden class between them.
+function heldWriteHead(this: ServerResponse, ...args: unknown[]) {
+  return writeHeadHeld(this, HOLDS.get(this)!, args);
+}
+
+function heldWrite(this: ServerResponse, ...args: unknown[]) {
+  return writeHeld(this, HOLDS.get(this)!, args);
+}
+
+function heldFlushHeaders(this: ServerResponse, ...args: unknown[]) {
+  return flushHeadersHeld(this, HOLDS.get(this)!, args);
+}
+
+function heldEnd(this: ServerResponse, ...args: unknown[]) {
+  return endHeld(this, HOLDS.get(this)!, args);
 }
 
 function finish(
@@ -185,6 +207,29 @@ function finish(
   hold.end.apply(res, args);
 }
 
+/** Starts holding `res`, with the methods the wrappers pass on to. */
+function newHold(
+  res: ServerResponse,
+  methods: Record<WrappedName, Writer>,
+  shared: boolean,
+  commit: BoundaryCommit,
+  committedElsewhere: () => boolean,
+): void {
+  HOLDS.set(res, {
+    writeHead: methods.writeHead,
+    write: methods.write,
+    end: methods.end,
+    flushHeaders: methods.flushHeaders,
+    shared,
+    commit,
+    committedElsewhere,
+    deferred: undefined,
+    headersLeft: false,
+    committing: false,
+    done: false,
+  });
+}
+
 /**
  * Holds a raw Node response until the session has committed, the way express-session does: the
  * commit starts when the response ends, and the headers (with the cookie) leave only after it.
@@ -199,25 +244,11 @@ export function holdNodeResponse(
   committedElsewhere: () => boolean = never,
 ): void {
   if (HOLDS.has(res)) return;
-  const hold = (methods: Record<WrappedName, Writer>, shared: boolean) =>
-    HOLDS.set(res, {
-      writeHead: methods.writeHead,
-      write: methods.write,
-      end: methods.end,
-      flushHeaders: methods.flushHeaders,
-      shared,
-      commit,
-      committedElsewhere,
-      deferred: undefined,
-      headersLeft: false,
-      committing: false,
-      done: false,
-    });
   // Middleware that wrapped a method on the response itself (compression, say) keeps its place
   // outside ours only if ours go on the response too.
   if (WRAPPED.some((name) => Object.hasOwn(res, name))) {
     // The methods in effect now: that library's own wrappers, or the prototype's.
-    hold(res as unknown as Record<WrappedName, Writer>, false);
+    newHold(res, res as unknown as Record<WrappedName, Writer>, false, commit, committedElsewhere);
     const target = res as unknown as Record<string, Writer>;
     target.writeHead = heldWriteHead as Writer;
     target.write = heldWrite as Writer;
@@ -229,12 +260,12 @@ export function holdNodeResponse(
   // Express's `app.response` is an object of the app's own (made with Object.create, so it has no
   // `constructor` of its own), shared by every response of that app: the wrappers go on it once.
   if (!Object.hasOwn(prototype, 'constructor')) {
-    hold(shareWrappers(prototype), true);
+    newHold(res, shareWrappers(prototype), true, commit, committedElsewhere);
     return;
   }
   // A class's prototype (Node's ServerResponse: Fastify's raw response, a plain http server) is
   // never changed: one prototype swap, cached per prototype, puts the wrappers in front of it.
-  hold(res as unknown as Record<WrappedName, Writer>, false);
+  newHold(res, res as unknown as Record<WrappedName, Writer>, false, commit, committedElsewhere);
   let held = HELD_PROTOTYPES.get(prototype);
   if (held === undefined) {
     const method = (value: unknown) => ({ value, writable: true, configurable: true });
@@ -248,13 +279,6 @@ export function holdNodeResponse(
   }
   Object.setPrototypeOf(res, held);
 }
-
-const HELD_BY_NAME: Record<WrappedName, Writer> = {
-  writeHead: heldWriteHead as Writer,
-  write: heldWrite as Writer,
-  end: heldEnd as Writer,
-  flushHeaders: heldFlushHeaders as Writer,
-};
 
 /**
  * For each shared response prototype that carries the wrappers, the methods they pass on to.
@@ -279,11 +303,13 @@ function shareWrappers(prototype: object): Record<WrappedName, Writer> {
       function (this: unknown, ...args: unknown[]) {
         return parent[name].apply(this, args);
       };
-    const held = HELD_BY_NAME[name];
+    const logic = HELD_LOGIC[name];
     onward[name] = next;
     Object.defineProperty(prototype, name, {
       value: function (this: ServerResponse, ...args: unknown[]) {
-        return HOLDS.get(this)?.shared === true ? held.apply(this, args) : next.apply(this, args);
+        // The hold found here is the one the logic uses: one lookup per call.
+        const hold = HOLDS.get(this);
+        return hold?.shared === true ? logic(this, hold, args) : next.apply(this, args);
       },
       writable: true,
       configurable: true,
