@@ -12,7 +12,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { sessionOptionsFromSettings } from '../config/session-settings.js';
-import { DEFAULT_TIMEOUT } from '../redis-session.constants.js';
+import { DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT } from '../redis-session.constants.js';
 import { InvalidSessionOptionsError } from '../session.errors.js';
 import { migrateLegacySessions, type MigrateLegacyStats } from './migrate-legacy-sessions.js';
 
@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
   const every = positive('progress-every', values['progress-every'], 10_000)!;
   const settings = {
     legacyPrefix: values['legacy-prefix'] ?? app.legacy?.prefix ?? 'sess:',
-    prefix: values.prefix ?? app.prefix ?? 'session:',
+    prefix: values.prefix ?? app.prefix ?? DEFAULT_KEY_PREFIX,
     timeout: positive('timeout', values.timeout, app.timeout ?? DEFAULT_TIMEOUT),
     absoluteTimeout: positive('absolute-timeout', values['absolute-timeout'], app.absoluteTimeout),
     hashedKeys: values['hashed-keys'] ?? app.hashedKeys ?? false,
