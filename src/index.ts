@@ -28,6 +28,7 @@ export * from './session.interceptor.js';
 export * from './session.service.js';
 export type { UserId } from './session/session-state.js';
 export * from './http/express-session.middleware.js';
+export type { ExpressSessionCookie } from './http/express-session-cookie.js';
 export * from './health/session-store.health.js';
 export type {
   SessionEvent,

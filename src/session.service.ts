@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
-import { MAX_TIMEOUT_SECONDS } from './session/session-meta.js';
+import { applyTimeout, persistSessionCookie } from './session/session-meta.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
@@ -88,23 +88,19 @@ export class SessionService {
    * @throws RangeError for NaN, negative or infinite values.
    */
   adjustTimeout(session: SessionData, seconds: number): void {
-    const state = stateOf(session);
-    if (
-      typeof seconds !== 'number' ||
-      !Number.isFinite(seconds) ||
-      seconds < 0 ||
-      seconds > MAX_TIMEOUT_SECONDS
-    ) {
-      throw new RangeError(
-        `Session timeout must be a finite number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${String(seconds)}`,
-      );
-    }
-    if (seconds === 0) {
-      state.intent = 'end';
-      return;
-    }
-    state.timeout = seconds;
-    state.timeoutChanged = true;
+    applyTimeout(stateOf(session), seconds);
+  }
+
+  /**
+   * "Remember me": the session's cookie outlives the browser. Its Max-Age is the session's idle
+   * timeout (`timeout`, or what `adjustTimeout` set), it is sent again as the session slides, and
+   * never lasts past the absolute deadline. Persisted with the session; `false` goes back to the
+   * configured cookie (a browser-session cookie unless `cookie_max_age` is set). Call it after
+   * login: a regenerate by passport starts from an empty session.
+   * @example this.sessions.adjustTimeout(session, 30 * 86400); this.sessions.persistCookie(session);
+   */
+  persistCookie(session: SessionData, persistent = true): void {
+    persistSessionCookie(stateOf(session), persistent);
   }
 
   /**

@@ -160,6 +160,27 @@ describe.each(ADAPTERS)('sessions on %s', (adapter) => {
       expect(await probe.pttl(id)).toBeGreaterThan(99_000);
     });
 
+    it('persistCookie makes the cookie outlive the browser for the session timeout, until turned off', async () => {
+      const cookie = cookieOf(await http().get('/set/a/b'));
+      expect(setCookies(await http().get('/read').set('Cookie', cookie))).toEqual([]);
+      const remember = await http().get('/remember/3600').set('Cookie', cookie).expect(200);
+      expect(setCookies(remember)).toEqual([expect.stringContaining('Max-Age=3600;')]);
+      const id = idOf(cookie);
+      expect((await probe.fields(id)).$p).toBe('true');
+      expect(await probe.pttl(id)).toBeGreaterThan(3_500_000);
+      // Sent again as the session slides, and kept across a regenerate.
+      const read = await http().get('/read').set('Cookie', cookie).expect(200);
+      expect(setCookies(read)).toEqual([expect.stringContaining('Max-Age=3600;')]);
+      const regenerated = await http().get('/regenerate').set('Cookie', cookie).expect(200);
+      expect(setCookies(regenerated)).toEqual([expect.stringContaining('Max-Age=3600;')]);
+      const moved = cookieOf(regenerated);
+
+      const forget = await http().get('/forget').set('Cookie', moved).expect(200);
+      expect(setCookies(forget)).toEqual([expect.not.stringContaining('Max-Age')]);
+      expect((await probe.fields(idOf(moved))).$p).toBeUndefined();
+      expect(setCookies(await http().get('/read').set('Cookie', moved))).toEqual([]);
+    });
+
     it('gives a fresh session with a new id for unsigned, forged, malformed and unknown cookies', async () => {
       const real = cookieOf(await http().get('/write'));
       const realId = idOf(real);

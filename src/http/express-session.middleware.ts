@@ -1,9 +1,10 @@
-import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import type { SessionConfig } from '../config/session-config.js';
 import { SESSION_CONFIG, SESSION_MANAGER } from '../redis-session.providers.js';
 import type { SessionData } from '../session-data.interface.js';
 import { SESSION_STATE, stateOf, type SessionState } from '../session/session-state.js';
 import type { SessionManager } from '../session/session.manager.js';
+import { CompatCookie } from './express-session-cookie.js';
 import { rawRequest, type SlottedRequest } from './session-slot.js';
 
 type Callback = (error?: unknown) => void;
@@ -12,18 +13,6 @@ type Callback = (error?: unknown) => void;
 interface CompatRequest extends SlottedRequest {
   session?: SessionData;
   sessionID?: string;
-}
-
-/** express-session's `req.session.cookie`, read-only: the cookie's attributes. @publicApi */
-export interface ExpressSessionCookie {
-  path: string;
-  domain?: string;
-  httpOnly: boolean;
-  secure: boolean | 'auto';
-  sameSite?: string | boolean;
-  maxAge: number | null;
-  originalMaxAge: number | null;
-  expires: Date | null;
 }
 
 const later = (callback: Callback | undefined, error?: unknown) => {
@@ -47,25 +36,14 @@ const later = (callback: Callback | undefined, error?: unknown) => {
  */
 @Injectable()
 export class ExpressSessionMiddleware implements NestMiddleware {
-  private readonly cookie: ExpressSessionCookie;
+  private readonly logger = new Logger('RedisSession');
+  /** Cookie attributes the app assigned, each warned about once. */
+  private readonly ignored = new Set<string>();
 
   constructor(
     @Inject(SESSION_MANAGER) private readonly manager: SessionManager,
-    @Inject(SESSION_CONFIG) config: SessionConfig,
-  ) {
-    const { cookieAttributes: attrs, cookieMaxAge } = config;
-    const maxAge = cookieMaxAge === undefined ? null : cookieMaxAge * 1000;
-    this.cookie = Object.freeze({
-      path: attrs.path ?? '/',
-      domain: attrs.domain,
-      httpOnly: attrs.httpOnly ?? true,
-      secure: config.cookieSecure,
-      sameSite: attrs.sameSite,
-      maxAge,
-      originalMaxAge: maxAge,
-      expires: null,
-    });
-  }
+    @Inject(SESSION_CONFIG) private readonly config: SessionConfig,
+  ) {}
 
   /**
    * The middleware as a plain Connect function, for `app.use()` where express-session's
@@ -87,6 +65,15 @@ export class ExpressSessionMiddleware implements NestMiddleware {
     }
   }
 
+  /** Said once per attribute: it means the app expects something the cookie will not do. */
+  private readonly ignore = (attribute: string) => {
+    if (this.ignored.has(attribute)) return;
+    this.ignored.add(attribute);
+    this.logger.warn(
+      `req.session.cookie.${attribute} was assigned and is ignored: the cookie's attributes come from the module's cookie_* settings`,
+    );
+  };
+
   /** Puts the express-session methods on `data` and `data` on the request. */
   private attach(raw: CompatRequest, data: SessionData): void {
     const state = stateOf(data);
@@ -102,7 +89,7 @@ export class ExpressSessionMiddleware implements NestMiddleware {
       enumerable: false,
       configurable: true,
     });
-    define('cookie', this.cookie);
+    define('cookie', new CompatCookie(this.config, state, raw, this.ignore));
     define('regenerate', (callback?: Callback) => this.regenerate(raw, state, callback));
     define('destroy', (callback?: Callback) => {
       const { lifecycle } = this.manager;

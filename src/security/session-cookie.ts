@@ -61,13 +61,16 @@ export class SessionCookies {
     return result;
   }
 
-  /** Set-Cookie for `id`, its Max-Age never past the absolute deadline. */
-  set(id: string, secure: boolean, deadline: number | undefined): string {
+  /**
+   * Set-Cookie for `id`, its Max-Age never past the absolute deadline. `persistFor` (seconds), for
+   * a session made persistent by `persistCookie`, takes the place of `cookie_max_age`.
+   */
+  set(id: string, secure: boolean, deadline: number | undefined, persistFor?: number): string {
     const { config } = this;
     return serialize(config.cookieName, signSessionId(id, config.secretKeys[0]), {
       ...config.cookieAttributes,
       secure,
-      maxAge: this.maxAge(deadline),
+      maxAge: this.maxAge(deadline, persistFor ?? config.cookieMaxAge),
     });
   }
 
@@ -83,8 +86,10 @@ export class SessionCookies {
   }
 
   /** Max-Age, never past the absolute deadline: a cookie outliving its session only confuses clients. */
-  private maxAge(deadline: number | undefined): number | undefined {
-    const { cookieMaxAge } = this.config;
+  private maxAge(
+    deadline: number | undefined,
+    cookieMaxAge: number | undefined,
+  ): number | undefined {
     if (cookieMaxAge === undefined || deadline === undefined) return cookieMaxAge;
     return Math.max(0, Math.min(cookieMaxAge, Math.floor((deadline - Date.now()) / 1000)));
   }

@@ -68,6 +68,7 @@ function tooDeep(text: string): boolean {
 function validSystemValue(field: string, value: unknown): boolean {
   if (field === SYSTEM.csrf) return typeof value === 'string';
   if (field === SYSTEM.user) return typeof value === 'string' || typeof value === 'number';
+  if (field === SYSTEM.persistentCookie) return value === true;
   if (field.startsWith('$f:')) return Array.isArray(value);
   return true;
 }

@@ -449,8 +449,15 @@ export class SessionLifecycle {
    * the cookie is set again. Synchronous when there is nothing to write.
    */
   private updateFields(state: SessionState, delta: Delta): CookieAction | Promise<CookieAction> {
+    // A cookie with a Max-Age is sent again as the session slides; one that just lost its
+    // persistence is sent once more, without it.
     const cookie: CookieAction =
-      state.resign || this.config.cookieMaxAge !== undefined ? 'set' : 'none';
+      state.resign ||
+      this.config.cookieMaxAge !== undefined ||
+      state.system.get(SYSTEM.persistentCookie) === true ||
+      state.snapshot.has(SYSTEM.persistentCookie)
+        ? 'set'
+        : 'none';
     if (delta.set.length === 0 && delta.remove.length === 0 && !state.timeoutChanged) return cookie;
     const set = state.timeoutChanged
       ? [...delta.set, META.timeout, String(state.timeout)]

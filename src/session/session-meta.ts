@@ -1,5 +1,5 @@
 import { CorruptSessionError } from '../session.errors.js';
-import { FORWARD, META } from './session-state.js';
+import { FORWARD, META, SYSTEM, type SessionState } from './session-state.js';
 
 /**
  * The rules of a session's meta fields, as the Lua scripts in `store/session-scripts.ts` apply
@@ -37,4 +37,45 @@ export function touchSlackMs(intervalMs: number, timeoutMs: number): number {
 export function assertSessionShape(fields: Map<string, string>): void {
   if (!fields.has(META.created) && !(fields.size === 1 && fields.has(FORWARD)))
     throw new CorruptSessionError('the hash has no meta fields');
+}
+
+/**
+ * `adjustTimeout`: from now on the session's idle timeout is `seconds`; `0` ends it at commit.
+ * @internal
+ */
+export function applyTimeout(state: SessionState, seconds: number): void {
+  if (
+    typeof seconds !== 'number' ||
+    !Number.isFinite(seconds) ||
+    seconds < 0 ||
+    seconds > MAX_TIMEOUT_SECONDS
+  ) {
+    throw new RangeError(
+      `Session timeout must be a finite number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${String(seconds)}`,
+    );
+  }
+  if (seconds === 0) {
+    state.intent = 'end';
+    return;
+  }
+  state.timeout = seconds;
+  state.timeoutChanged = true;
+}
+
+/** `persistCookie`: a library field, so the choice is stored with the session. @internal */
+export function persistSessionCookie(state: SessionState, persistent: boolean): void {
+  if (persistent) state.system.set(SYSTEM.persistentCookie, true);
+  else state.system.delete(SYSTEM.persistentCookie);
+}
+
+/**
+ * A persistent cookie's Max-Age in whole seconds (the session's own idle timeout), or `undefined`
+ * when the session has not asked for one. @internal
+ */
+export function persistentCookieSeconds(
+  state: SessionState,
+  timeoutSeconds: number,
+): number | undefined {
+  if (state.system.get(SYSTEM.persistentCookie) !== true) return undefined;
+  return Math.max(1, Math.floor(state.timeout ?? timeoutSeconds));
 }

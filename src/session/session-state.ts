@@ -38,6 +38,8 @@ export const SYSTEM = {
   signedIn: '$s',
   userAgent: '$g',
   ip: '$i',
+  /** The cookie outlives the browser (`persistCookie`): Max-Age is the session's idle timeout. */
+  persistentCookie: '$p',
 } as const;
 
 /** The fields a user binding consists of. @internal */

@@ -23,6 +23,7 @@ import { LegacySessionImporter } from '../legacy/legacy-session.importer.js';
 import { RedisSessionStore } from '../store/redis-session.store.js';
 import { reviveSession } from './session-codec.js';
 import { SessionLifecycle, type CookieAction } from './session-lifecycle.js';
+import { persistentCookieSeconds } from './session-meta.js';
 import type { SessionState } from './session-state.js';
 
 /** The 500 body a failed commit sends: the detail stays in the log and on the error. */
@@ -225,8 +226,10 @@ export class SessionManager {
     const secure =
       this.config.cookieSecure === 'auto' ? isHttps(request) : this.config.cookieSecure;
     const cookies = [...state.extraCookies];
-    if (action === 'set') cookies.push(this.cookies.set(state.id, secure, state.deadline));
-    else if (action === 'clear') cookies.push(this.cookies.clear(secure));
+    if (action === 'set') {
+      const persistFor = persistentCookieSeconds(state, this.config.timeoutSeconds);
+      cookies.push(this.cookies.set(state.id, secure, state.deadline, persistFor));
+    } else if (action === 'clear') cookies.push(this.cookies.clear(secure));
     return cookies;
   }
 

@@ -124,6 +124,19 @@ export class SessionTestController {
     return { ok: true };
   }
 
+  @Get('remember/:seconds')
+  remember(@Session() session: SessionData, @Param('seconds') seconds: string) {
+    this.sessions.adjustTimeout(session, Number(seconds));
+    this.sessions.persistCookie(session);
+    return { ok: true };
+  }
+
+  @Get('forget')
+  forget(@Session() session: SessionData) {
+    this.sessions.persistCookie(session, false);
+    return { ok: true };
+  }
+
   @Get('throw/:status')
   throws(@Session() session: SessionData, @Param('status') status: string) {
     session.beforeThrow = status;

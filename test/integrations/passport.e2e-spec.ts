@@ -14,6 +14,7 @@ import {
   setCookies,
   type AdapterName,
 } from '../utils/app.js';
+import { capturedLogs } from '../utils/quiet-logs.js';
 import { startRedis, type RedisHandle } from '../utils/redis-server.js';
 
 /** The README's main.ts: our middleware where express-session's was, then passport's. */
@@ -92,6 +93,58 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
     // saveUninitialized false, nothing is stored, and the old cookie is cleared.
     expect(setCookies(logout)).toEqual([expect.stringMatching(/^session=; .*Max-Age=0/)]);
     expect(await redis.client.keys(`${redis.prefix}*`)).toEqual([]);
+  });
+
+  it('remembers a login for 30 days through req.session.cookie.maxAge, and forgets it again', async () => {
+    const thirtyDays = 30 * 24 * 3600;
+    const login = await http()
+      .post('/login')
+      .send({ username: 'jane', password: 'correct horse', remember: true })
+      .expect(201);
+    const [setCookie] = setCookies(login);
+    expect(setCookie).toContain(`Max-Age=${thirtyDays}`);
+    const cookie = cookieOf(login);
+    const key = redis.prefix + idOf(cookie);
+    expect(await redis.client.ttl(key)).toBeGreaterThan(thirtyDays - 60);
+
+    // The cookie is sent again as the session slides, and reads as express-session's would.
+    const later = await http().get('/cookie').set('Cookie', cookie).expect(200);
+    expect(setCookies(later)).toEqual([expect.stringContaining(`Max-Age=${thirtyDays}`)]);
+    const { maxAge, expires, secure } = later.body;
+    expect(maxAge).toBeGreaterThan((thirtyDays - 60) * 1000);
+    expect(maxAge).toBeLessThanOrEqual(thirtyDays * 1000);
+    expect(Date.parse(expires)).toBeGreaterThan(Date.now() + (thirtyDays - 60) * 1000);
+    expect(secure).toBe(false);
+    await http().get('/me').set('Cookie', cookie).expect(200, { id: 1, username: 'jane' });
+
+    // A browser-session cookie again: sent once more without Max-Age, then not at all.
+    const forget = await http().post('/forget-me').set('Cookie', cookie).expect(201);
+    expect(setCookies(forget)).toEqual([expect.not.stringContaining('Max-Age')]);
+    const after = await http().get('/cookie').set('Cookie', cookie).expect(200);
+    expect(setCookies(after)).toEqual([]);
+    expect(after.body).toEqual({ maxAge: null, expires: null, secure: false });
+    await http().get('/me').set('Cookie', cookie).expect(200);
+  });
+
+  it('keeps a login without "remember me" to a browser-session cookie', async () => {
+    const login = await http()
+      .post('/login')
+      .send({ username: 'jane', password: 'correct horse' })
+      .expect(201);
+    expect(setCookies(login)).toEqual([expect.not.stringContaining('Max-Age')]);
+    const cookie = cookieOf(login);
+    const read = await http().get('/cookie').set('Cookie', cookie).expect(200);
+    expect(read.body).toEqual({ maxAge: null, expires: null, secure: false });
+  });
+
+  it('ignores per-request cookie attributes with one warning each, never a 500', async () => {
+    const response = await http().post('/cookie-attributes').expect(201);
+    expect(response.body).toEqual({ path: '/', secure: false });
+    const warnings = capturedLogs().filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.message)).toEqual([
+      expect.stringContaining('req.session.cookie.path was assigned and is ignored'),
+      expect.stringContaining('req.session.cookie.secure was assigned and is ignored'),
+    ]);
   });
 
   it('costs no Redis command for a visitor without a cookie', async () => {

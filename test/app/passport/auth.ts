@@ -21,6 +21,14 @@ interface PassportRequest {
   logout(done: (err?: unknown) => void): void;
 }
 
+/** What express-session code reads and writes on `req.session.cookie`. */
+interface CookieRequest {
+  session: { cookie: { maxAge: number | null; expires: Date | null; secure: boolean } };
+  body?: { remember?: boolean };
+}
+
+const THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000;
+
 interface User {
   id: number;
   username: string;
@@ -65,6 +73,8 @@ const passportRequest = (context: ExecutionContext) => {
   return request.raw ?? request;
 };
 
+const compatRequest = (req: { raw?: CookieRequest }) => req.raw ?? (req as CookieRequest);
+
 /** The logged-in user, as passport deserialized it. */
 export const CurrentUser = createParamDecorator(
   (_data: unknown, context: ExecutionContext) => passportRequest(context).user,
@@ -81,10 +91,35 @@ export class AuthenticatedGuard implements CanActivate {
 export class AuthController {
   constructor(private readonly sessions: SessionService) {}
 
+  /** "Remember me" as express-session apps write it: the cookie's maxAge, after the login. */
   @Post('login')
   @UseGuards(LocalAuthGuard)
-  login(@Req() req: { user: User }) {
+  login(@Req() req: { user: User; body?: { remember?: boolean }; raw?: CookieRequest }) {
+    if (req.body?.remember) compatRequest(req).session.cookie.maxAge = THIRTY_DAYS_MS;
     return req.user;
+  }
+
+  /** Back to a browser-session cookie. */
+  @Post('forget-me')
+  forget(@Req() req: { raw?: CookieRequest }) {
+    compatRequest(req).session.cookie.maxAge = null;
+    return { ok: true };
+  }
+
+  /** express-session code that sets attributes per request, which here come from the settings. */
+  @Post('cookie-attributes')
+  attributes(@Req() req: { raw?: CookieRequest }) {
+    const cookie = compatRequest(req).session.cookie as unknown as Record<string, unknown>;
+    cookie.path = '/admin';
+    cookie.secure = true;
+    cookie.path = '/other';
+    return { path: cookie.path, secure: cookie.secure };
+  }
+
+  @Get('cookie')
+  cookie(@Req() req: { raw?: CookieRequest }) {
+    const { maxAge, expires, secure } = compatRequest(req).session.cookie;
+    return { maxAge, expires, secure };
   }
 
   @Get('me')
