@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
 import { applyTimeout, persistSessionCookie } from './session/session-meta.js';
+import { isUserId } from './users/user-key.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
@@ -9,13 +10,7 @@ import { EXTRA_COOKIES, isHttps, rawRequest, rawResponseOf } from './http/sessio
 import { anonymousToken, maskToken } from './security/csrf-token.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
-import {
-  SESSION_STATE,
-  SYSTEM,
-  USER_FIELDS,
-  stateOf,
-  type UserId,
-} from './session/session-state.js';
+import { SESSION_STATE, SYSTEM, stateOf, type UserId } from './session/session-state.js';
 import type { SessionEventListener } from './users/session-events.js';
 import { SessionManager } from './session/session.manager.js';
 
@@ -42,11 +37,7 @@ export interface UserSessionsPage {
 }
 
 function checkUserId(userId: unknown, allowNull = false): asserts userId is UserId {
-  const ok =
-    (typeof userId === 'string' && userId !== '') ||
-    (typeof userId === 'number' && Number.isFinite(userId)) ||
-    (allowNull && userId === null);
-  if (!ok) {
+  if (!isUserId(userId) && !(allowNull && userId === null)) {
     throw new TypeError(
       `A user id must be a non-empty string or a finite number${allowNull ? ' (or null to unbind)' : ''}, got ${typeof userId === 'object' ? JSON.stringify(userId) : String(userId)}`,
     );
@@ -197,13 +188,7 @@ export class SessionService {
    */
   setUser(session: SessionData, userId: UserId | null): void {
     checkUserId(userId, true);
-    const state = stateOf(session);
-    if (userId === null) {
-      for (const field of USER_FIELDS) state.system.delete(field);
-    } else {
-      this.manager.lifecycle.bind(state, userId);
-    }
-    state.userChanged = true;
+    this.manager.lifecycle.setUser(stateOf(session), userId);
   }
 
   /**
@@ -214,9 +199,12 @@ export class SessionService {
     return this.manager.lifecycle.handleOf(stateOf(session).id);
   }
 
-  /** The user the session is bound to, or `undefined`. */
+  /**
+   * The user the session is bound to, or `undefined`; with `user_key`, the id the key holds as
+   * soon as it is written (the binding follows at commit).
+   */
   getUser(session: SessionData): UserId | undefined {
-    return stateOf(session).user;
+    return this.manager.lifecycle.userOf(stateOf(session));
   }
 
   /**

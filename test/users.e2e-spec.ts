@@ -124,6 +124,12 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
         'session.regenerated',
         'session.destroyed',
       ]);
+      // A listener can follow the session from its old handle to its new one.
+      const [created, regenerated, destroyed] = events;
+      expect(regenerated.previousHandle).toBe(created.handle);
+      expect(regenerated.handle).not.toBe(created.handle);
+      expect(destroyed.handle).toBe(regenerated.handle);
+      expect(created.previousHandle).toBeUndefined();
     });
 
     it('a login in a request that throws is dropped: no new id, no binding, the rest kept', async () => {
@@ -229,3 +235,60 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
 });
 
 void Latches;
+
+/** `user_key`: the app's own key binds the session, with no setUser call. */
+describe.each(ADAPTERS)('user_key on %s', (adapter) => {
+  describe.each(STORES)('with the %s store', (storeName) => {
+    let bed: SessionBed;
+    let sessions: SessionService;
+
+    beforeAll(async () => {
+      const store = storeName === 'memory' ? new MemorySessionStore() : undefined;
+      bed = await sessionBed(
+        adapter,
+        { store, timeout: 60, userKey: 'account.id' },
+        { metadata: { controllers: [UsersTestController] } },
+      );
+      sessions = bed.app.get(SessionService);
+    });
+
+    afterAll(async () => {
+      await bed?.close();
+    });
+
+    it('binds the session when the key is written, and unbinds it when the key is removed', async () => {
+      const login = await bed.http().get('/u/key-login/kim').expect(200, { user: 'kim' });
+      const cookie = cookieOf(login);
+      expect(await sessions.userSessions('kim')).toHaveLength(1);
+      await bed.http().get('/u/key-logout').set('Cookie', cookie).expect(200, { user: null });
+      expect(await sessions.userSessions('kim')).toEqual([]);
+      await bed
+        .http()
+        .get('/u/account')
+        .set('Cookie', cookie)
+        .expect(200, { account: { name: "kim's name" }, user: null });
+    });
+
+    it('setUser writes the key, so the app reads the user where it keeps it', async () => {
+      const cookie = cookieOf(await bed.http().get('/u/visit').expect(200));
+      await bed.http().get('/u/bind/lee').set('Cookie', cookie).expect(200);
+      await bed
+        .http()
+        .get('/u/account')
+        .set('Cookie', cookie)
+        .expect(200, { account: { id: 'lee' }, user: 'lee' });
+      expect(await sessions.revokeUserSessions('lee')).toBe(1);
+    });
+
+    it('a failed request that wrote the key binds nothing and stores nothing of it', async () => {
+      const cookie = cookieOf(await bed.http().get('/u/visit').expect(200));
+      await bed.http().get('/u/key-login-then-fail/max').set('Cookie', cookie).expect(401);
+      expect(await sessions.userSessions('max')).toEqual([]);
+      await bed
+        .http()
+        .get('/u/account')
+        .set('Cookie', cookie)
+        .expect(200, { account: null, user: null });
+    });
+  });
+});

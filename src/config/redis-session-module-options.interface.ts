@@ -143,8 +143,11 @@ export interface RedisSessionModuleOptions {
    */
   expressSession?: boolean;
   /**
-   * A session key that holds the user id (`'userId'`, say): kept in sync with `setUser`, so
-   * writing it binds the session to that user for `userSessions` and `revokeUserSessions`.
+   * A session key that holds the user id (`'userId'`), or a dotted path into one
+   * (`'passport.user'`): writing a user id there binds the session to that user for
+   * `userSessions` and `revokeUserSessions`, removing it unbinds, and `setUser` writes it. A
+   * session loaded with the key already in it (moved from express-session, say) is bound on
+   * its first request.
    * @default undefined
    */
   userKey?: string;

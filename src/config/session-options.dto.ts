@@ -27,6 +27,7 @@ import {
 } from '../redis-session.constants.js';
 import { parseEncryptionKey } from '../security/field-cipher.js';
 import { unknownOptionProblems } from './option-names.js';
+import { USER_KEY_PATH } from '../users/user-key.js';
 import type {
   RedisNodeAddress,
   RedisSessionModuleOptions,
@@ -152,7 +153,10 @@ export class SessionOptionsDto {
 
   @IsOptional()
   @IsString()
-  @IsNotEmpty()
+  @Matches(USER_KEY_PATH, {
+    message:
+      '$property must be a session key or a dotted path into one (userId, passport.user), with no empty, __proto__, constructor or prototype segment',
+  })
   userKey?: string;
 
   @IsNumber(
@@ -397,6 +401,8 @@ function crossProblems(
   if (
     typeof dto.touchInterval === 'number' &&
     typeof dto.timeout === 'number' &&
+    // A timeout that is itself wrong is named once, not again through this rule.
+    dto.timeout > 0 &&
     dto.touchInterval > dto.timeout / 10
   ) {
     problems.push(

@@ -150,6 +150,30 @@ describe('sessionOptionsFromSettings', () => {
     }
   });
 
+  it('takes a user key as a dotted path, never one that reaches a prototype', () => {
+    for (const good of ['userId', 'passport.user', 'passport.user.id', '$user']) {
+      expect(() =>
+        sessionOptionsFromSettings({
+          REDIS_SESSIONS_SECRET: SECRET,
+          REDIS_SESSIONS_USER_KEY: good,
+        }),
+      ).not.toThrow();
+    }
+    for (const bad of [
+      'a..b',
+      '.a',
+      'a.',
+      '__proto__',
+      'a.__proto__.b',
+      'constructor.x',
+      'a.prototype',
+    ]) {
+      expect(
+        problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_USER_KEY: bad }).join('\n'),
+      ).toContain('REDIS_SESSIONS_USER_KEY must be a session key or a dotted path');
+    }
+  });
+
   it('names Sentinel settings that need each other', () => {
     expect(
       problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_SENTINELS: 'a:1' }).join('\n'),
@@ -170,7 +194,9 @@ describe('sessionOptionsFromSettings', () => {
     });
     expect(problems).toEqual([
       'REDIS_SESSIONS_COOKIE_SAMSITE is not a known setting: did you mean REDIS_SESSIONS_COOKIE_SAMESITE?',
-      expect.stringMatching(/^REDIS_SESSIONS_CONSTRUCTOR is not a known setting \(known: secret/),
+      expect.stringMatching(
+        /^REDIS_SESSIONS_CONSTRUCTOR is not a known setting \(known: REDIS_SESSIONS_SECRET, REDIS_SESSIONS_OLD_SECRETS,/,
+      ),
       'redis.sessions.timeot is not a known setting: did you mean redis.sessions.timeout?',
     ]);
   });

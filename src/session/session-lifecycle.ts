@@ -10,11 +10,16 @@ import {
 import { CorruptSessionError, SessionStoreUnavailableException } from '../session.errors.js';
 import type { SessionStore, SessionTouch } from '../store/session-store.interface.js';
 import { reviveSession, sessionDelta, type Delta } from './session-codec.js';
-import { SessionEvents, type SessionEventType } from '../users/session-events.js';
+import {
+  SessionEvents,
+  type SessionEvent,
+  type SessionEventType,
+} from '../users/session-events.js';
 import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
 import { TouchTracker } from './touch-tracker.js';
 import { idleTimeoutMs } from './session-meta.js';
+import { UserKey } from '../users/user-key.js';
 
 const QUIET_MS = 5000;
 
@@ -47,6 +52,8 @@ export class SessionLifecycle {
   private readonly skipSlide: SessionTouch;
   private lastOutageLog = 0;
   private suppressed = 0;
+  /** `user_key`, when set: where the data holds the user id. */
+  private readonly userKey: UserKey | undefined;
 
   constructor(
     @Inject(SESSION_CONFIG) readonly config: SessionConfig,
@@ -58,6 +65,7 @@ export class SessionLifecycle {
     this.defaultTimeoutMs = config.timeoutSeconds * 1000;
     this.slide = slackMs > 0 ? { skipSlide: false, slackMs } : undefined;
     this.skipSlide = { skipSlide: true, slackMs };
+    this.userKey = config.userKey === undefined ? undefined : new UserKey(config.userKey);
   }
 
   /** The id the store keeps for a session id (a keyed hash with `hashed_keys`). */
@@ -73,14 +81,13 @@ export class SessionLifecycle {
       .slice(0, 22);
   }
 
-  /** Emits an event, if anyone listens. */
-  emit(type: SessionEventType, id: string, userId?: UserId): void {
+  /** Emits an event, if anyone listens; `previousId` is the id a regenerate moved away from. */
+  emit(type: SessionEventType, id: string, userId?: UserId, previousId?: string): void {
     if (!this.events.wanted) return;
-    this.events.emit(
-      userId === undefined
-        ? { type, handle: this.handleOf(id) }
-        : { type, handle: this.handleOf(id), userId },
-    );
+    const event: SessionEvent = { type, handle: this.handleOf(id) };
+    if (userId !== undefined) event.userId = userId;
+    if (previousId !== undefined) event.previousHandle = this.handleOf(previousId);
+    this.events.emit(event);
   }
 
   /** A new, empty, unsaved session with a server-made id. */
@@ -254,6 +261,17 @@ export class SessionLifecycle {
     // A regenerate in a failed request is a login that did not happen: nothing of it is written,
     // on an existing session and on a new one alike.
     if (options.failed && (state.intent === 'rotate' || state.rotated)) return 'none';
+    // No cookie can carry a new id (a WebSocket message, or the headers already left): a login
+    // saved under the old id would log in whoever planted that cookie. It is not saved either.
+    if (
+      !options.canSetCookie &&
+      (state.intent === 'rotate' || (state.rotated && state.intent === 'keep'))
+    ) {
+      this.logger.warn(
+        'regenerate() or login() where no cookie can carry the new id (a WebSocket message, or after the response headers left): none of the session changes of this request or message were saved; log in over HTTP',
+      );
+      return 'none';
+    }
     const { serializer, maxSize, maxFields } = this.config;
     const delta = this.encrypt(
       sessionDelta(state, serializer, maxSize, !state.persisted, maxFields),
@@ -295,16 +313,42 @@ export class SessionLifecycle {
     return { ...delta, set: cipher.encryptPairs(delta.set), all: cipher.encryptPairs(delta.all) };
   }
 
-  /** `user_key`: the session key holding the user id is kept in sync with the binding. */
+  /**
+   * `user_key`: a user id written to the key binds the session to that user (passport's login
+   * included), and its removal unbinds it. A session that never stored the key (bound by
+   * `setUser` before `user_key` was set) keeps its binding.
+   */
   private syncUserKey(state: SessionState): void {
-    const { userKey } = this.config;
+    const { userKey } = this;
     if (userKey === undefined || state.intent === 'end') return;
-    const value = (state.data as Record<string, unknown>)[userKey];
-    const user = typeof value === 'string' || typeof value === 'number' ? value : undefined;
+    const user = userKey.read(state.data);
     if (user === state.user) return;
-    if (user === undefined) state.system.delete(SYSTEM.user);
+    if (user === undefined && !userKey.wasStored(state)) return;
+    if (user === undefined) this.unbind(state);
     else this.bind(state, user);
     state.userChanged = true;
+  }
+
+  /** `setUser`: the binding now, and the user key (if any) with it. */
+  setUser(state: SessionState, user: UserId | null): void {
+    if (user === null) this.unbind(state);
+    else this.bind(state, user);
+    this.userKey?.write(state.data, user ?? undefined);
+    state.userChanged = true;
+  }
+
+  /** The user as the request sees it now: with `user_key`, what the key holds decides. */
+  userOf(state: SessionState): UserId | undefined {
+    const { userKey } = this;
+    if (userKey === undefined) return state.user;
+    const user = userKey.read(state.data);
+    // As the commit will see it: a stored key that lost its id unbinds.
+    if (user === undefined && userKey.wasStored(state)) return undefined;
+    return user ?? state.user;
+  }
+
+  private unbind(state: SessionState): void {
+    for (const field of USER_FIELDS) state.system.delete(field);
   }
 
   /** Binds the state to a user, with the client's metadata (as tracking allows). */
@@ -350,7 +394,7 @@ export class SessionLifecycle {
     if (state.intent === 'rotate' && predecessor !== null) {
       if (after !== undefined) await store.indexAdd?.(String(after), state.id, expiresAt);
       if (before !== undefined) await store.indexRemove?.(String(before), [predecessor]);
-      this.emit('session.regenerated', state.id, after);
+      this.emit('session.regenerated', state.id, after, predecessor);
       return;
     }
     if (state.isNew) {
@@ -371,10 +415,11 @@ export class SessionLifecycle {
    * identity behind: a rotated CSRF token goes back to the stored one.
    */
   private dropIdentityChanges(state: SessionState): void {
+    const parse = (text: string) => this.config.serializer.deserialize(text);
     const restore = (field: string) => {
       const stored = state.snapshot.get(field);
       if (stored === undefined) state.system.delete(field);
-      else state.system.set(field, JSON.parse(stored));
+      else state.system.set(field, parse(stored));
     };
     if (state.csrfRotated) restore(SYSTEM.csrf);
     if (state.userChanged) {
@@ -382,13 +427,7 @@ export class SessionLifecycle {
       state.userChanged = false;
     }
     // A user key written in the failed request is part of the login that did not happen.
-    const { userKey } = this.config;
-    if (userKey !== undefined) {
-      const data = state.data as Record<string, unknown>;
-      const stored = state.snapshot.get(userKey);
-      if (stored === undefined) delete data[userKey];
-      else data[userKey] = JSON.parse(stored);
-    }
+    this.userKey?.restore(state, parse);
   }
 
   private async write(
@@ -411,18 +450,6 @@ export class SessionLifecycle {
       return (await this.create(state, delta, timeoutMs)) ? 'set' : 'none';
     }
     if (state.intent === 'rotate') {
-      if (!options.canSetCookie) {
-        // No cookie can carry a new id now: the data is saved under the old one instead.
-        this.logger.warn('regenerate() after the response headers left: the session keeps its id');
-        await store.update(
-          state.predecessor!,
-          delta.set,
-          [],
-          timeoutMs,
-          this.config.touchIntervalMs,
-        );
-        return 'none';
-      }
       // The new session is written first, so a failure leaves the old one intact; if a concurrent
       // logout already deleted the old one, the new one is removed again (no resurrection).
       if (!(await this.create(state, delta, timeoutMs, true))) return 'none';

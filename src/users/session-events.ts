@@ -12,8 +12,11 @@ export type SessionEventType =
  */
 export interface SessionEvent {
   type: SessionEventType;
+  /** The session's handle, as `userSessions` lists it (after a regenerate: the new one). */
   handle: string;
   userId?: string | number;
+  /** `session.regenerated` only: the handle the session had before, now ended. */
+  previousHandle?: string;
 }
 
 /**

@@ -57,6 +57,14 @@ export class SessionTestGateway implements OnGatewayConnection {
     throw new Error('handler failed after writing');
   }
 
+  /** A login over a socket, which no cookie can follow: refused at commit, nothing saved. */
+  @SubscribeMessage('login')
+  login(@Session() session: SessionData) {
+    this.sessions.login(session, 'mallory');
+    session.loggedIn = true;
+    return { event: 'login', data: this.view(session) };
+  }
+
   /** Two `@Session` parameters in one handler: one session. */
   @SubscribeMessage('both')
   both(@Session() session: SessionData, @Session('user') user: unknown) {

@@ -89,6 +89,30 @@ export class UsersTestController {
     return { ok: true };
   }
 
+  /** An app that keeps its user in its own key (`user_key: account.id`), with no setUser call. */
+  @Get('key-login/:user')
+  keyLogin(@Session() session: SessionData, @Param('user') user: string) {
+    session.account = { id: user, name: `${user}'s name` };
+    return { user: this.sessions.getUser(session) ?? null };
+  }
+
+  @Get('key-logout')
+  keyLogout(@Session() session: SessionData) {
+    delete (session.account as { id?: string }).id;
+    return { user: this.sessions.getUser(session) ?? null };
+  }
+
+  @Get('key-login-then-fail/:user')
+  keyLoginThenFail(@Session() session: SessionData, @Param('user') user: string) {
+    session.account = { id: user };
+    throw new UnauthorizedException('wrong second factor');
+  }
+
+  @Get('account')
+  account(@Session() session: SessionData) {
+    return { account: session.account ?? null, user: this.sessions.getUser(session) ?? null };
+  }
+
   @Get('bad-user')
   badUser(@Session() session: SessionData, @Req() _req: unknown) {
     try {

@@ -3,7 +3,12 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import passport from 'passport';
-import { ExpressSessionMiddleware, RedisSessionModule } from '../../src/index.js';
+import {
+  ExpressSessionMiddleware,
+  RedisSessionModule,
+  SessionService,
+  type RedisSessionModuleForRootOptions,
+} from '../../src/index.js';
 import { AuthModule } from '../app/passport/auth.js';
 import {
   ADAPTERS,
@@ -18,13 +23,18 @@ import { capturedLogs } from '../utils/quiet-logs.js';
 import { startRedis, type RedisHandle } from '../utils/redis-server.js';
 
 /** The README's main.ts: our middleware where express-session's was, then passport's. */
-async function boot(adapter: AdapterName, redis: RedisHandle): Promise<INestApplication> {
+async function boot(
+  adapter: AdapterName,
+  redis: RedisHandle,
+  options: Partial<RedisSessionModuleForRootOptions> = {},
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
       RedisSessionModule.forRoot({
         secret: SECRET,
         prefix: redis.prefix,
         redis: { url: redis.url },
+        ...options,
       }),
       AuthModule,
     ],
@@ -120,6 +130,8 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
     // A browser-session cookie again: sent once more without Max-Age, then not at all.
     const forget = await http().post('/forget-me').set('Cookie', cookie).expect(201);
     expect(setCookies(forget)).toEqual([expect.not.stringContaining('Max-Age')]);
+    // The session lives the configured timeout again (1200 s, plus the touch slack).
+    expect(await redis.client.ttl(key)).toBeLessThanOrEqual(1320);
     const after = await http().get('/cookie').set('Cookie', cookie).expect(200);
     expect(setCookies(after)).toEqual([]);
     expect(after.body).toEqual({ maxAge: null, expires: null, secure: false });
@@ -152,6 +164,37 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
     await http().get('/me').expect(403);
     // The second INFO counts itself: nothing else ran.
     expect(await commands(redis)).toBe(before + 1);
+  });
+});
+
+describe.each(ADAPTERS)("passport with user_key: 'passport.user' on %s", (adapter) => {
+  let redis: RedisHandle;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await boot(adapter, redis, { userKey: 'passport.user' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  const http = () => request(app.getHttpServer());
+
+  it("binds every passport login to its user, so the user's devices can be listed and ended", async () => {
+    const sessions = app.get(SessionService);
+    const phone = cookieOf(
+      await http().post('/login').send({ username: 'jane', password: 'correct horse' }).expect(201),
+    );
+    const laptop = cookieOf(
+      await http().post('/login').send({ username: 'jane', password: 'correct horse' }).expect(201),
+    );
+    expect(await sessions.userSessions(1)).toHaveLength(2);
+    expect(await sessions.revokeUserSessions(1)).toBe(2);
+    await http().get('/me').set('Cookie', phone).expect(403);
+    await http().get('/me').set('Cookie', laptop).expect(403);
   });
 });
 

@@ -9,6 +9,7 @@ import { SessionTestGateway } from '../app/session-test.gateway.js';
 import { SessionTestController } from '../app/session-test.controller.js';
 import { RedisSessionStore } from '../../src/index.js';
 import { ADAPTERS, cookieOf, idOf, request, setCookies, signedCookie } from '../utils/app.js';
+import { capturedLogs } from '../utils/quiet-logs.js';
 import { scanAll, startRedis, type RedisHandle } from '../utils/redis-server.js';
 import { integrationApp, roundTripCounter, userFields } from './harness.js';
 
@@ -229,6 +230,24 @@ describe.each(ADAPTERS)('sessions in WebSocket gateways on %s', (adapter) => {
       expect((await client.ask('write')).data.counter).toBe(2);
       const again = await http().get('/dump').set('Cookie', cookie).expect(200);
       expect(again.body.data).toMatchObject({ counter: 2 });
+    });
+
+    it('refuses a login in a message handler, which no cookie can follow: nothing is saved, and it says why', async () => {
+      const cookie = await login('alice');
+      const client = await connect(cookie);
+      await client.ask('login');
+      // A planted cookie must never become logged in: the session is as it was.
+      expect(await redis.client.hgetall(redis.prefix + idOf(cookie))).not.toHaveProperty('$u');
+      expect(await userFields(redis, idOf(cookie))).toEqual({ user: 'alice' });
+      expect(capturedLogs()).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringContaining(
+            'regenerate() or login() where no cookie can carry the new id',
+          ),
+        }),
+      );
+      expect((await client.ask('read')).data).toEqual({ user: 'alice' });
     });
 
     it('two @Session() parameters of one handler get the one session of the message', async () => {

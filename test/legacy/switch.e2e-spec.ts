@@ -1,5 +1,6 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { RedisSessionModule, Session, type SessionData } from '../../src/index.js';
+import { RedisSessionModule, Session, SessionService, type SessionData } from '../../src/index.js';
+import { capturedLogs } from '../utils/quiet-logs.js';
 import {
   SECRET,
   cookieOf,
@@ -16,9 +17,11 @@ const FASTIFY_SECRET = 'fastify-secret-with-at-least-32-characters';
 
 @Controller()
 class WhoAmIController {
+  constructor(private readonly sessions: SessionService) {}
+
   @Get('whoami')
   whoami(@Session() session: SessionData) {
-    return { data: { ...session } };
+    return { data: { ...session }, user: this.sessions.getUser(session) ?? null };
   }
 
   @Get('visit')
@@ -66,6 +69,8 @@ describe.each([
           prefix: `${redis.prefix}ours:`,
           redis: { url: redis.url },
           legacy: { cookieName, secrets: [...secrets], prefix: legacyPrefix },
+          // Where each old app kept its user: moved sessions are bound on their first request.
+          userKey: adapter === 'express' ? 'passport.user' : 'user.name',
         }),
       ],
       controllers: [WhoAmIController],
@@ -78,7 +83,9 @@ describe.each([
     await redis?.stop();
   });
 
-  const ours = () => scanAll(redis.client, `${redis.prefix}ours:*`);
+  // Sessions only: the per-user index keys of user_key's bindings live beside them.
+  const ours = async () =>
+    (await scanAll(redis.client, `${redis.prefix}ours:*`)).filter((k) => !k.includes(':user:'));
 
   it('keeps the user logged in, moves the session once, and clears the old cookie', async () => {
     const legacyCookie = await login(adapter === 'express' ? 'alice' : 'bob');
@@ -113,6 +120,26 @@ describe.each([
     // A replayed legacy cookie cannot mint a second session.
     await request(app.getHttpServer()).get('/whoami').set('Cookie', legacyCookie).expect(200);
     expect(await ours()).toHaveLength(1);
+  });
+
+  it("binds a moved session to the user its user_key names, so the user's sessions can be listed and ended", async () => {
+    const user = adapter === 'express' ? 'frank' : 'bob';
+    const legacyCookie = await login(user);
+    const sessions = app.get(SessionService);
+    // The @fastify/session app logs everyone in as bob, whom earlier cases moved already.
+    const before = (await sessions.userSessions(user)).length;
+    const first = await request(app.getHttpServer())
+      .get('/whoami')
+      .set('Cookie', legacyCookie)
+      .expect(200);
+    expect(first.body.user).toBe(user);
+    expect(await sessions.userSessions(user)).toHaveLength(before + 1);
+    expect(await sessions.revokeUserSessions(user)).toBe(before + 1);
+    const after = await request(app.getHttpServer())
+      .get('/whoami')
+      .set('Cookie', cookieOf(first))
+      .expect(200);
+    expect(after.body).toEqual({ data: {}, user: null });
   });
 
   it('two racing first requests of one browser make one session', async () => {
@@ -153,6 +180,8 @@ describe.each([
     const res = await request(app.getHttpServer()).get('/whoami').set('Cookie', forged).expect(200);
     expect(res.body.data).toEqual({});
     expect(setCookies(res)).toEqual([]);
+    // Old cookies have verified in this process: the secrets are right, this one is a forgery.
+    expect(capturedLogs().filter((l) => l.level === 'warn')).toEqual([]);
   });
 });
 
@@ -205,5 +234,60 @@ describe('switching with encryption at rest on', () => {
       .set('Cookie', legacyCookie)
       .expect(200);
     expect(again.body.data).toMatchObject({ passport: { user: 'alice' }, visits: 2 });
+  });
+});
+
+describe('switching with a wrong legacy secret', () => {
+  let redis: RedisHandle;
+  let app: INestApplication;
+  let login: (user?: string) => Promise<string>;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const legacyPrefix = `${redis.prefix}sess:`;
+    login = expressSessionApp(redis.client, {
+      prefix: legacyPrefix,
+      secrets: [LEGACY_SECRET],
+    }).login;
+    app = await createApp('express', {
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          prefix: `${redis.prefix}ours:`,
+          redis: { url: redis.url },
+          legacy: {
+            cookieName: 'connect.sid',
+            secrets: ['a-typo-in-the-secret'],
+            prefix: legacyPrefix,
+          },
+        }),
+      ],
+      controllers: [WhoAmIController],
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('says so in a warning (once a minute), since every old user would start logged out', async () => {
+    const legacyCookie = await login('alice');
+    for (let i = 0; i < 2; i++) {
+      const res = await request(app.getHttpServer())
+        .get('/whoami')
+        .set('Cookie', legacyCookie)
+        .expect(200);
+      expect(res.body.data).toEqual({});
+    }
+    const warnings = capturedLogs().filter((l) => l.level === 'warn');
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining(
+          'Legacy cookie "connect.sid" is not signed by any legacy secret (1 so far, none verified yet)',
+        ),
+      }),
+    ]);
+    expect(warnings[0].message).toContain('legacy.secrets');
   });
 });
