@@ -66,6 +66,8 @@ const DEAD_CACHE_SIZE = 10_000;
  * still write into an empty legacy session, which then becomes worth moving.
  */
 const DEAD_CACHE_MS = 60_000;
+/** How often unverifiable legacy cookies are warned about, while none has verified. */
+const UNVERIFIED_WARNING_MS = 60_000;
 
 function toMap(flat: string[]): Map<string, string> {
   const fields = new Map<string, string>();
@@ -83,9 +85,12 @@ export class LegacySessionImporter {
   private readonly legacyPrefix: string;
   private readonly secretKeys: KeyObject[];
   private readonly salt: Buffer;
-  /** Legacy id → until when it is known to lead nowhere (ms). */
   /** Until when each dead id is remembered, and whether its cookie is cleared. */
   private readonly dead = new Map<string, { until: number; clear: boolean }>();
+  /** A legacy cookie has verified: the secrets are right, and a bad one is a forgery. */
+  private verified = false;
+  private unverified = 0;
+  private lastWarning = 0;
 
   /**
    * @param options the `legacy` options.
@@ -121,6 +126,25 @@ export class LegacySessionImporter {
     return result === null || 'gone' in result ? null : result;
   }
 
+  /**
+   * A legacy cookie no legacy secret verifies. While none has verified, it is more likely wrong
+   * `legacy.secrets` than a forgery, and every old user would silently start logged out: said as
+   * a warning, at most once a minute; after one has verified, a debug line.
+   */
+  private unverifiable(cookieName: string): void {
+    this.unverified++;
+    const now = Date.now();
+    if (this.verified || now - this.lastWarning < UNVERIFIED_WARNING_MS) {
+      this.log('debug', `Legacy cookie "${cookieName}" is not signed by a legacy secret; ignored`);
+      return;
+    }
+    this.lastWarning = now;
+    this.log(
+      'warn',
+      `Legacy cookie "${cookieName}" is not signed by any legacy secret (${this.unverified} so far, none verified yet): if every old cookie fails, legacy.secrets is not the old app's secret and its users start logged out`,
+    );
+  }
+
   /** As `adopt`, telling a gone session (whose cookie is to be cleared) from no usable one. */
   async resolve(cookieHeader: string | undefined): Promise<LegacyAdoption | LegacyGone | null> {
     const { cookieName } = this.options;
@@ -128,9 +152,10 @@ export class LegacySessionImporter {
     if (value === undefined) return null;
     const legacyId = verifyLegacyCookie(value, this.secretKeys);
     if (legacyId === null) {
-      this.log('debug', `Legacy cookie "${cookieName}" is not signed by a legacy secret; ignored`);
+      this.unverifiable(cookieName);
       return null;
     }
+    this.verified = true;
     const dead = this.dead.get(legacyId);
     if (dead !== undefined && dead.until > Date.now()) return dead.clear ? this.cleared() : null;
     const id = deriveSessionId(legacyId, this.secret);
