@@ -78,6 +78,18 @@ function connect(url: string | undefined, cluster: string | undefined): Redis | 
   });
 }
 
+/** A Redis URL fit to print: its password replaced. */
+function redacted(url: string | undefined): string {
+  if (url === undefined) return 'redis://127.0.0.1:6379';
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}
+
 function line(stats: MigrateLegacyStats, startedAt: number): string {
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   const verb = stats.dryRun ? 'would move' : 'moved';
@@ -135,9 +147,13 @@ async function main(argv: string[]): Promise<number> {
     keep: values.keep ?? false,
     dryRun: values['dry-run'] ?? false,
   };
-  const client = connect(values.url ?? app.redis?.url, values.cluster);
-  // Without a listener ioredis prints every connection error itself; the failing command says it.
-  client.on('error', () => undefined);
+  const url = values.url ?? app.redis?.url;
+  const client = connect(url, values.cluster);
+  // Without a listener ioredis prints every connection error itself; the last one is told below.
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+  });
   const abort = new AbortController();
   const stop = () => {
     process.stderr.write('Stopping after the batch in progress…\n');
@@ -149,7 +165,11 @@ async function main(argv: string[]): Promise<number> {
   let lastAt = startedAt;
   let lastCount = 0;
   try {
-    await client.connect();
+    await client.connect().catch((error: Error) => {
+      // ioredis rejects with "Connection is closed."; the reason is in the last error event.
+      const reason = lastError?.message ?? error.message;
+      throw new Error(`cannot reach Redis at ${values.cluster ?? redacted(url)}: ${reason}`);
+    });
     process.stderr.write(
       `${settings.dryRun ? 'Dry run: ' : ''}moving ${settings.legacyPrefix}* to ${settings.prefix}*` +
         `${settings.hashedKeys ? ' (hashed keys)' : ''}` +

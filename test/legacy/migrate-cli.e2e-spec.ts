@@ -118,10 +118,14 @@ it('exits 2 on bad usage: no secret, a short one, an unknown option (there is no
   expect((await runCli(['--count', 'many'])).code).toBe(2);
 });
 
-it('exits 1 when Redis does not answer', async () => {
-  const out = await runCli(['--url', `redis://127.0.0.1:${await freePort()}`]);
+it('exits 1 when Redis does not answer, saying where it looked and why, never the password', async () => {
+  const port = await freePort();
+  const out = await runCli(['--url', `redis://:hunter2@127.0.0.1:${port}`]);
   expect(out.code).toBe(1);
-  expect(out.stderr).toMatch(/nestjs-redis-sessions-migrate: /);
+  expect(out.stderr).toContain(
+    `nestjs-redis-sessions-migrate: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED`,
+  );
+  expect(out.stderr).not.toContain('hunter2');
 });
 
 it('dry-runs, then moves, printing progress on stderr and a summary on stdout', async () => {
