@@ -155,10 +155,13 @@ export function sessionOptionsFromSettings(
     // Object.hasOwn: `name in` would take CONSTRUCTOR or TO_STRING for settings.
     if (!Object.hasOwn(SETTINGS, name)) {
       const near = nearestName(name, SESSION_SETTING_NAMES);
+      // Named in the form the user wrote: REDIS_SESSIONS_TIMEOUT for an environment variable.
+      const written = (known: string) =>
+        key.startsWith(envPrefix) ? `${envPrefix}${known.toUpperCase()}` : `${prefix}${known}`;
       problems.push(
         near === undefined
-          ? `${key} is not a known setting (known: ${SESSION_SETTING_NAMES.join(', ')})`
-          : `${key} is not a known setting: did you mean ${key.slice(0, key.length - name.length)}${key.startsWith(envPrefix) ? near.toUpperCase() : near}?`,
+          ? `${key} is not a known setting (known: ${SESSION_SETTING_NAMES.map(written).join(', ')})`
+          : `${key} is not a known setting: did you mean ${written(near)}?`,
       );
       continue;
     }
