@@ -12,7 +12,7 @@ import { isHttps } from './session-slot.js';
  * `expires` can be assigned, as express-session's "remember me" does: a number of milliseconds
  * (or a Date) makes the cookie persistent and the session's idle timeout that long (as
  * `SessionService.adjustTimeout` plus `persistCookie`), `null` makes it a browser-session cookie
- * again. The other attributes come from the module's settings; assigning them is ignored, with a
+ * again, with the configured `timeout`. The other attributes come from the module's settings; assigning them is ignored, with a
  * warning in the log.
  * @publicApi
  */
@@ -95,7 +95,12 @@ export class CompatCookie implements ExpressSessionCookie {
 
   set maxAge(ms: number | null) {
     if (ms === null || ms === undefined) {
-      persistSessionCookie(this.state, false);
+      // As express-session's store would: a browser-session cookie's session lives the
+      // configured timeout again, not the one "remember me" gave it.
+      const { state, config } = this;
+      if (state.timeout !== undefined && state.timeout !== config.timeoutSeconds)
+        applyTimeout(state, config.timeoutSeconds);
+      persistSessionCookie(state, false);
       return;
     }
     if (typeof ms !== 'number' || Number.isNaN(ms)) {
