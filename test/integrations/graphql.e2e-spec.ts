@@ -82,6 +82,23 @@ describe.each(SERVERS)('sessions in GraphQL resolvers: $name', ({ adapter, modul
 
   const keys = () => scanAll(redis.client, `${redis.prefix}*`);
 
+  it('a hung Redis gives a field that needs the session "Session store unavailable", then recovers', async () => {
+    const cookie = await sessionWith(1);
+    redis.process!.kill('SIGSTOP');
+    let res: { body: GraphqlResult & { errors?: { extensions?: { status?: number } }[] } };
+    try {
+      res = await gql({ query: '{ counter }' }, cookie);
+    } finally {
+      redis.process!.kill('SIGCONT');
+    }
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ message: 'Session store unavailable' }),
+    ]);
+    // @nestjs/apollo names no code for a 503; the status is how a client tells an outage.
+    if (adapter === 'express') expect(res.body.errors![0].extensions?.status).toBe(503);
+    expect((await gql({ query: '{ counter }' }, cookie)).body).toEqual({ data: { counter: 1 } });
+  });
+
   it('a query reads the session, a mutation writes it, and the next request sees the write', async () => {
     const before = await keys();
     const anonymous = await counter.during(async () => {
