@@ -559,7 +559,12 @@ export class SessionLifecycle {
     const now = Date.now();
     if (now - this.lastOutageLog >= QUIET_MS) {
       const more = this.suppressed > 0 ? ` (${this.suppressed} similar errors not logged)` : '';
-      this.logger.error(`Session store unavailable: ${(error as Error)?.message ?? error}${more}`);
+      const message = String((error as Error)?.message ?? error);
+      // Not an outage, though it answers as one: say where the fix is.
+      const hint = /NOPERM|can't run this command|no permissions/i.test(message)
+        ? " (the Redis user may not run a command or reach a key the library needs: see the README's ACL under Deployment)"
+        : '';
+      this.logger.error(`Session store unavailable: ${message}${hint}${more}`);
       this.lastOutageLog = now;
       this.suppressed = 0;
     } else {
