@@ -1,6 +1,6 @@
 import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
-import type { UserId } from '../session/session-state.js';
+import { META, type UserId } from '../session/session-state.js';
 import {
   assertSessionShape,
   idleTimeoutMs,
@@ -75,7 +75,7 @@ export class MemorySessionStore implements SessionStore {
     if (!entry) return null;
     const { fields } = entry;
     assertSessionShape(fields);
-    if (!fields.has('$c')) return new Map(fields);
+    if (!fields.has(META.created)) return new Map(fields);
     const timeout = fields.get('$t');
     const deadline = fields.get('$a');
     if (
@@ -151,7 +151,7 @@ export class MemorySessionStore implements SessionStore {
 
   async retire(id: string, successor: string, graceMs: number): Promise<boolean> {
     const entry = this.live(id);
-    if (!entry || !entry.fields.has('$c')) return false;
+    if (!entry || !entry.fields.has(META.created)) return false;
     this.entries.set(id, { fields: new Map([['$>', successor]]), expiresAt: Date.now() + graceMs });
     return true;
   }
@@ -163,11 +163,13 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async exists(id: string): Promise<boolean> {
-    return this.live(id) !== undefined;
+    return this.live(id)?.fields.has(META.created) === true;
   }
 
   async *ids(): AsyncIterable<string> {
-    for (const id of [...this.entries.keys()]) if (this.live(id)) yield id;
+    // A retired id's forward marker (rotation grace) is no session.
+    for (const id of [...this.entries.keys()])
+      if (this.live(id)?.fields.has(META.created)) yield id;
   }
 
   /** Remaining time to live of a session in ms, or -2 when absent (as Redis PTTL). */

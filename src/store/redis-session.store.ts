@@ -5,6 +5,7 @@ import type { SessionStore, SessionTouch } from './session-store.interface.js';
 import { CorruptSessionError } from '../session.errors.js';
 import { writeBatcher } from './write-batching.js';
 import { assertSessionShape } from '../session/session-meta.js';
+import { META } from '../session/session-state.js';
 
 type Client = Redis | Cluster;
 type ScriptClient = Client & {
@@ -238,7 +239,8 @@ export class RedisSessionStore implements SessionStore {
 
   async exists(id: string): Promise<boolean> {
     this.holdWrites();
-    return (await this.bounded(this.client.exists(this.prefix + id))) > 0;
+    // A session has its creation time; a retired id's forward marker (rotation grace) does not.
+    return (await this.bounded(this.client.hexists(this.prefix + id, META.created))) > 0;
   }
 
   async *ids(): AsyncIterable<string> {
@@ -249,7 +251,14 @@ export class RedisSessionStore implements SessionStore {
     for (const node of nodes) {
       // TYPE hash skips foreign keys that happen to share the namespace.
       for await (const keys of node.scanStream({ match, count: 1000, type: 'hash' })) {
-        for (const key of keys as string[]) yield key.slice(this.prefix.length);
+        const batch = keys as string[];
+        if (batch.length === 0) continue;
+        // Forward markers of retired ids are hashes too: one pipelined check per batch.
+        const checks = batch.reduce((p, key) => p.hexists(key, META.created), node.pipeline());
+        const replies = (await this.bounded(checks.exec())) ?? [];
+        for (let i = 0; i < batch.length; i++) {
+          if (replies[i]?.[1] === 1) yield batch[i].slice(this.prefix.length);
+        }
       }
     }
   }

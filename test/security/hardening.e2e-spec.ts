@@ -200,6 +200,14 @@ describe.each(ADAPTERS)('the SHOULDs on %s', (adapter) => {
       const marker = await bed.redis.client.hgetall(bed.key(idOf(old)));
       expect(marker).toEqual({ '$>': idOf(next) });
       expect(await bed.redis.client.pttl(bed.key(idOf(old)))).toBeLessThanOrEqual(5000);
+      // The marker is no session to administration: not listed, not "existing".
+      const sessions = bed.app.get(SessionService);
+      expect(await sessions.exists(idOf(old))).toBe(false);
+      expect(await sessions.exists(idOf(next))).toBe(true);
+      const ids: string[] = [];
+      for await (const id of sessions.ids()) ids.push(id);
+      expect(ids).toContain(idOf(next));
+      expect(ids).not.toContain(idOf(old));
       const inFlight = await bed.http().get('/h/read').set('Cookie', old).expect(200);
       expect(inFlight.body).toEqual({ data: { cart: '3' } });
       expect(setCookies(inFlight)).toEqual([]);
