@@ -3,6 +3,7 @@ import {
   applyTimeout,
   persistentCookieSeconds,
   persistSessionCookie,
+  resetTimeout,
 } from '../session/session-meta.js';
 import type { SessionState } from '../session/session-state.js';
 import { isHttps } from './session-slot.js';
@@ -97,9 +98,8 @@ export class CompatCookie implements ExpressSessionCookie {
     if (ms === null || ms === undefined) {
       // As express-session's store would: a browser-session cookie's session lives the
       // configured timeout again, not the one "remember me" gave it.
-      const { state, config } = this;
-      if (state.timeout !== undefined && state.timeout !== config.timeoutSeconds)
-        applyTimeout(state, config.timeoutSeconds);
+      const { state } = this;
+      if (state.timeout !== undefined) resetTimeout(state);
       persistSessionCookie(state, false);
       return;
     }

@@ -486,9 +486,16 @@ export class SessionLifecycle {
         ? 'set'
         : 'none';
     if (delta.set.length === 0 && delta.remove.length === 0 && !state.timeoutChanged) return cookie;
-    const set = state.timeoutChanged
-      ? [...delta.set, META.timeout, String(state.timeout)]
-      : delta.set;
+    const { timeout } = state;
+    const set =
+      state.timeoutChanged && timeout !== undefined
+        ? [...delta.set, META.timeout, String(timeout)]
+        : delta.set;
+    // A reset timeout (undefined) removes `$t`: the script then slides by the configured one.
+    const remove =
+      state.timeoutChanged && timeout === undefined
+        ? [...delta.remove, META.timeout]
+        : delta.remove;
     const sentAt = performance.now();
     const { id } = state;
     // Slid within touch_interval (by this request's own read, usually) and no new timeout: the
@@ -498,22 +505,20 @@ export class SessionLifecycle {
       this.touch.recent(id) &&
       this.touch.holds(id, idleTimeoutMs(state.timeout, this.defaultTimeoutMs));
     const { touchIntervalMs } = this.config;
-    return this.store
-      .update(id, set, delta.remove, this.defaultTimeoutMs, touchIntervalMs, keepTtl)
-      .then(
-        (updated) => {
-          // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
-          if (!updated) {
-            state.persisted = false;
-            return 'none';
-          }
-          if (!keepTtl) this.touched(id, sentAt, state.timeout, state.deadline);
-          return cookie;
-        },
-        (error) => {
-          throw this.unavailable(error);
-        },
-      );
+    return this.store.update(id, set, remove, this.defaultTimeoutMs, touchIntervalMs, keepTtl).then(
+      (updated) => {
+        // Gone: a concurrent logout or regenerate won. Sending nothing keeps the winner's cookie.
+        if (!updated) {
+          state.persisted = false;
+          return 'none';
+        }
+        if (!keepTtl) this.touched(id, sentAt, state.timeout, state.deadline);
+        return cookie;
+      },
+      (error) => {
+        throw this.unavailable(error);
+      },
+    );
   }
 
   /**

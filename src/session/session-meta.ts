@@ -62,6 +62,15 @@ export function applyTimeout(state: SessionState, seconds: number): void {
   state.timeoutChanged = true;
 }
 
+/**
+ * Back to the configured idle timeout: the session's own `$t` is removed at commit, so it
+ * follows later changes of `timeout` again. @internal
+ */
+export function resetTimeout(state: SessionState): void {
+  state.timeout = undefined;
+  state.timeoutChanged = true;
+}
+
 /** `persistCookie`: a library field, so the choice is stored with the session. @internal */
 export function persistSessionCookie(state: SessionState, persistent: boolean): void {
   if (persistent) state.system.set(SYSTEM.persistentCookie, true);

@@ -157,7 +157,12 @@ for i = 5, last, 2 do
   if ARGV[i] == '$t' then timeout = tonumber(ARGV[i + 1]) end
 end
 if timeout and not valid_timeout(timeout) then return redis.error_reply('invalid $t') end
-if not timeout and stored[3] then timeout = tonumber(stored[3]) end
+-- A removed $t puts the session back on the configured timeout, from this write on.
+local reset = false
+for i = last + 1, #ARGV do
+  if ARGV[i] == '$t' then reset = true end
+end
+if not timeout and stored[3] and not reset then timeout = tonumber(stored[3]) end
 if timeout and not valid_timeout(timeout) then timeout = nil end
 local deadline = stored[4] and tonumber(stored[4])
 local ttl = ttl_of(timeout, deadline, tonumber(ARGV[1]), deadline and now_ms(), ARGV[2])

@@ -130,8 +130,10 @@ describe.each(ADAPTERS)('passport session login on %s', (adapter) => {
     // A browser-session cookie again: sent once more without Max-Age, then not at all.
     const forget = await http().post('/forget-me').set('Cookie', cookie).expect(201);
     expect(setCookies(forget)).toEqual([expect.not.stringContaining('Max-Age')]);
-    // The session lives the configured timeout again (1200 s, plus the touch slack).
+    // The session lives the configured timeout again (1200 s, plus the touch slack), and follows
+    // that setting from now on: it keeps no timeout of its own.
     expect(await redis.client.ttl(key)).toBeLessThanOrEqual(1320);
+    expect(await redis.client.hexists(key, '$t')).toBe(0);
     const after = await http().get('/cookie').set('Cookie', cookie).expect(200);
     expect(setCookies(after)).toEqual([]);
     expect(after.body).toEqual({ maxAge: null, expires: null, secure: false });
