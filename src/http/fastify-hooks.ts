@@ -73,6 +73,32 @@ function applyOutcome(
   return outcome.replace.body;
 }
 
+/** Replies whose commit is waiting on Redis. */
+const COMMITTING = new WeakSet<object>();
+const SEND_HELD = Symbol.for('nestjs-redis-sessions:send-held');
+
+/**
+ * While the commit waits on Redis, a second `reply.send()` is ignored. Nest 11's `@Redirect()`
+ * (and any handler that sends without awaiting the reply) lets its handler's promise resolve
+ * with the reply still in `onSend`; Fastify then sends it again, the headers are written twice
+ * and the process dies of ERR_HTTP_HEADERS_SENT. The check sits once on the prototype that owns
+ * `send` (a property added to each reply would give every reply a hidden class of its own).
+ * Returns what ends the hold.
+ */
+function holdSend(reply: FastifyLikeReply): () => void {
+  let proto = Object.getPrototypeOf(reply) as Record<PropertyKey, unknown> | null;
+  while (proto !== null && !Object.hasOwn(proto, 'send')) proto = Object.getPrototypeOf(proto);
+  if (proto !== null && proto[SEND_HELD] !== true && typeof proto.send === 'function') {
+    const send = proto.send as (this: object, ...args: unknown[]) => unknown;
+    proto.send = function heldSend(this: object, ...args: unknown[]) {
+      return COMMITTING.has(this) ? this : send.apply(this, args);
+    };
+    proto[SEND_HELD] = true;
+  }
+  COMMITTING.add(reply);
+  return () => COMMITTING.delete(reply);
+}
+
 /**
  * The response boundary on Fastify: `onSend`, which Fastify awaits before any header leaves (404s
  * and errors included), commits the session, whatever loaded it, and adds its cookie. A callback
@@ -97,9 +123,16 @@ export function registerFastifyHooks(instance: FastifyLikeInstance, commit: Fast
     const outcome = commit(request, false, reply.statusCode, payload);
     // A read-only request commits synchronously: the reply goes on in this same tick.
     if (!(outcome instanceof Promise)) return done(null, applyOutcome(reply, outcome, payload));
+    const release = holdSend(reply);
     outcome.then(
-      (settled) => done(null, applyOutcome(reply, settled, payload)),
-      () => done(null, payload),
+      (settled) => {
+        release();
+        done(null, applyOutcome(reply, settled, payload));
+      },
+      () => {
+        release();
+        done(null, payload);
+      },
     );
   }) as never);
 }

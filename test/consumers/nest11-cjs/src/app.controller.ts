@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Redirect } from '@nestjs/common';
 import { Session, SessionService, type SessionData } from 'nestjs-redis-sessions';
 import './session-data';
 
@@ -16,6 +16,13 @@ export class AppController {
   @Get('count')
   count(@Session() session: SessionData) {
     return { count: (session as Record<string, unknown>).count ?? null };
+  }
+
+  /** Nest 11's @Redirect() does not await the reply: on Fastify the commit must still land first. */
+  @Get('redirect-login')
+  @Redirect('/me', 303)
+  redirectLogin(@Session() session: SessionData) {
+    session.userId = 2;
   }
 
   @Get('me')

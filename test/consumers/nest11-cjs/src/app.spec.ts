@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
@@ -65,5 +66,31 @@ describe('sessions in a NestJS 11 CommonJS app', () => {
       .set('Cookie', cookie)
       .expect(200);
     expect(after.body).toEqual({ count: 2 });
+  });
+});
+
+describe('sessions in a NestJS 11 app on Fastify', () => {
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
+    app.useWebSocketAdapter(new WsAdapter(app));
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('a @Redirect() that writes the session saves it before the redirect, and the app stays up', async () => {
+    // Nest 11 resolves the handler before the reply is out; Fastify used to send it twice
+    // while the commit waited on Redis (ERR_HTTP_HEADERS_SENT, and the process died).
+    const res = await request(app.getHttpServer()).get('/redirect-login').expect(303);
+    expect(res.headers.location).toBe('/me');
+    const cookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])[0].split(';')[0];
+    const me = await request(app.getHttpServer()).get('/me').set('Cookie', cookie).expect(200);
+    expect(me.body).toEqual({ userId: 2, isNew: false });
   });
 });
