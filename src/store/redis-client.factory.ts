@@ -52,7 +52,14 @@ export function createRedisClient(
     return new Cluster(options.clusterNodes, clusterOptions);
   }
   if (options.sentinels) {
-    return new Redis({ ...common, sentinels: options.sentinels, name: options.sentinelName });
+    // Subscribes to the sentinels' +switch-master: without it the client keeps writing to the old
+    // master until Sentinel demotes it (about 10 s), and the resync then discards those writes.
+    return new Redis({
+      ...common,
+      sentinels: options.sentinels,
+      name: options.sentinelName,
+      failoverDetector: true,
+    });
   }
   if (options.unixSocketPath) return new Redis({ ...common, path: options.unixSocketPath });
   const explicit: RedisOptions = { ...common, host: options.host, port: options.port };

@@ -338,7 +338,9 @@ export class RedisSessionStore implements SessionStore {
     await this.nearCache?.close();
     if (!this.owned) return;
     const client = this.client as Redis;
-    if (client.status === 'end') return;
+    // disconnect() also closes what QUIT leaves open: the connections a Sentinel client's
+    // failover detector keeps to the sentinels (they would keep the process alive).
+    if (client.status === 'end') return client.disconnect();
     if (client.status !== 'ready') {
       // Connecting or reconnecting: a QUIT could not be sent, and 'end' may never come while a
       // reconnect timer is pending. disconnect() stops the retries and closes the socket now.
@@ -355,5 +357,6 @@ export class RedisSessionStore implements SessionStore {
     });
     await client.quit().catch(() => client.disconnect());
     await ended;
+    client.disconnect();
   }
 }

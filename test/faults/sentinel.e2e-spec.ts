@@ -44,6 +44,8 @@ interface Sample {
   status: number;
   ms: number;
   at: number;
+  /** The counter a 200 answered with: an acknowledged write. */
+  counter?: number;
 }
 
 /** Sequential /write requests alternating between the apps, recording every outcome. */
@@ -73,7 +75,14 @@ class RequestLoop {
       );
       const [set] = res.status === 200 ? setCookies(res) : [];
       if (set) this.cookies.set(adapter, set.split(';')[0]);
-      this.samples.push({ adapter, status: res.status, ms: performance.now() - start, at: start });
+      const counter = res.status === 200 ? (res.body as { counter?: number }).counter : undefined;
+      this.samples.push({
+        adapter,
+        status: res.status,
+        ms: performance.now() - start,
+        at: start,
+        counter,
+      });
       for (const waiter of [...this.waiters]) {
         if (waiter.check()) {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -163,6 +172,12 @@ describe('Sentinel failover (1 master, 1 replica, 3 sentinels)', () => {
       for (const adapter of ADAPTERS) {
         const cookie = loop!.cookie(adapter)!;
         expect(await client.exists(PREFIX + idOf(cookie))).toBe(1);
+        // Every acknowledged write is on the new master: none went to the old one after the
+        // switch (where the resync would discard it).
+        const acked = loop!.samples.filter((s) => s.adapter === adapter && s.counter !== undefined);
+        const stored = Number(await client.hget(PREFIX + idOf(cookie), 'counter'));
+        console.log(`${adapter}: last acknowledged ${acked.at(-1)?.counter}, stored ${stored}`);
+        expect(stored).toBe(acked.at(-1)!.counter);
       }
     } finally {
       client.disconnect();
