@@ -361,9 +361,17 @@ export class SessionService {
     return this.guard(this.manager.store.exists(id));
   }
 
-  /** Every live session id in this namespace (SCAN, never KEYS). */
-  ids(): AsyncIterable<string> {
-    return this.manager.store.ids();
+  /**
+   * Every live session id in this namespace (SCAN, never KEYS). While Redis is down or hung the
+   * iteration rejects with `SessionStoreUnavailableException` (503), as the other methods do.
+   */
+  async *ids(): AsyncIterable<string> {
+    const iterator = this.manager.store.ids()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await this.guard(iterator.next());
+      if (next.done) return;
+      yield next.value;
+    }
   }
 
   /**

@@ -338,9 +338,14 @@ export class RedisSessionStore implements SessionStore {
     await this.nearCache?.close();
     if (!this.owned) return;
     const client = this.client as Redis;
-    // disconnect() also closes what QUIT leaves open: the connections a Sentinel client's
-    // failover detector keeps to the sentinels (they would keep the process alive).
-    if (client.status === 'end') return client.disconnect();
+    // A Sentinel client's failover detector keeps connections to the sentinels that QUIT leaves
+    // open (they would keep the process alive): disconnect() closes them.
+    const { sentinels } = client.options as { sentinels?: unknown[] | null };
+    const sentinel = Array.isArray(sentinels) && sentinels.length > 0;
+    if (client.status === 'end') {
+      if (sentinel) client.disconnect();
+      return;
+    }
     if (client.status !== 'ready') {
       // Connecting or reconnecting: a QUIT could not be sent, and 'end' may never come while a
       // reconnect timer is pending. disconnect() stops the retries and closes the socket now.
@@ -357,6 +362,6 @@ export class RedisSessionStore implements SessionStore {
     });
     await client.quit().catch(() => client.disconnect());
     await ended;
-    client.disconnect();
+    if (sentinel) client.disconnect();
   }
 }

@@ -8,6 +8,7 @@ import {
   RedisSessionModule,
   Session,
   SessionService,
+  SessionStoreUnavailableException,
   type SessionData,
 } from '../../src/index.js';
 import { Latches } from '../app/latches.js';
@@ -117,6 +118,23 @@ describe.each(ADAPTERS)('hung Redis (SIGSTOP) on %s', (adapter) => {
     // Service resumes by itself on the same connection: the session is intact and writable.
     await http().get('/read').set('Cookie', cookie).expect(200, { counter: 1 });
     await http().get('/write').set('Cookie', cookie).expect(200, { counter: 2 });
+  });
+
+  it('administration by id answers SessionStoreUnavailableException while Redis is hung, not a raw timeout', async () => {
+    const sessions = bed.app.get(SessionService);
+    await http().get('/write').expect(200);
+    pause();
+    const iterate = async () => {
+      for await (const id of sessions.ids()) expect(typeof id).toBe('string');
+    };
+    await expect(iterate()).rejects.toBeInstanceOf(SessionStoreUnavailableException);
+    await expect(sessions.exists('x'.repeat(43))).rejects.toBeInstanceOf(
+      SessionStoreUnavailableException,
+    );
+    resume();
+    const ids: string[] = [];
+    for await (const id of sessions.ids()) ids.push(id);
+    expect(ids.length).toBeGreaterThan(0);
   });
 
   it('does not apply a logout or a stale write that timed out at load (session unchanged after SIGCONT)', async () => {
