@@ -57,9 +57,12 @@ export class CsrfGuard implements CanActivate {
 
   private async check(request: object, presented: string | undefined): Promise<boolean> {
     if (presented === undefined) throw new ForbiddenException(CSRF_REJECTED_MESSAGE);
-    // An anonymous form's token first: checking it needs no session (and no Redis command).
-    if (this.anonymousMatches(request, presented)) return true;
+    // An anonymous form's token is for a visitor who is not logged in: without a session cookie
+    // it costs no Redis command; a logged-in session must present its own token (a token from
+    // before the login would otherwise outlive it for the nonce's hour).
+    const anonymous = this.anonymousMatches(request, presented);
     const state = stateOf(await this.sessions.load(request));
+    if (anonymous && state.user === undefined) return true;
     const expected = state.system.get(SYSTEM.csrf);
     if (typeof expected === 'string' && tokenMatches(presented, expected)) return true;
     // The token the request began with: a login earlier in the same GraphQL document rotated it.

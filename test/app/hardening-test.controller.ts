@@ -92,4 +92,12 @@ export class HardeningTestController {
   login() {
     return { ok: true };
   }
+
+  /** A login form's POST that logs in for real. */
+  @Post('login-as/:user')
+  @UseGuards(CsrfGuard)
+  loginAs(@Session() session: SessionData, @Param('user') user: string) {
+    this.sessions.login(session, user);
+    return { token: this.sessions.getCsrfToken(session) };
+  }
 }

@@ -136,6 +136,32 @@ describe.each(ADAPTERS)('hardening on %s', (adapter) => {
         .set('X-CSRF-Token', last.body.token)
         .expect(403);
     });
+
+    it("a login form's anonymous token stops passing once the session is logged in", async () => {
+      const form = await bed.http().get('/h/login-form').expect(200);
+      const nonce = (form.headers['set-cookie'] as unknown as string[])
+        .find((c) => c.startsWith('session.csrf='))!
+        .split(';')[0];
+      const login = await bed
+        .http()
+        .post('/h/login-as/ann')
+        .set('Cookie', nonce)
+        .set('X-CSRF-Token', form.body.token)
+        .expect(201);
+      const jar = `${cookieOf(login)}; ${nonce}`;
+      await bed
+        .http()
+        .post('/h/protected')
+        .set('Cookie', jar)
+        .set('X-CSRF-Token', form.body.token)
+        .expect(403);
+      await bed
+        .http()
+        .post('/h/protected')
+        .set('Cookie', jar)
+        .set('X-CSRF-Token', login.body.token)
+        .expect(201);
+    });
   });
 });
 
