@@ -67,7 +67,12 @@ export function resolveSessionConfig(options: RedisSessionModuleOptions): Sessio
     prefix: dto.prefix,
     cookieName: dto.cookieName,
     cookieMaxAge: dto.cookieMaxAge,
-    cookieSecure: dto.cookieSecure,
+    // A __Host- or __Secure- cookie without Secure is dropped by every browser, so `auto` can
+    // only mean Secure for them (browsers accept it on http://localhost too).
+    cookieSecure:
+      dto.cookieSecure === 'auto' && /^__(Host|Secure)-/.test(dto.cookieName)
+        ? true
+        : dto.cookieSecure,
     cookieOnException: dto.cookieOnException,
     maxSize: dto.maxSize === 0 ? undefined : dto.maxSize,
     maxFields: dto.maxFields === 0 ? undefined : dto.maxFields,

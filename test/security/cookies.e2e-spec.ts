@@ -225,6 +225,18 @@ describe('secret rotation (case 13) and cookie rules at boot (case 3)', () => {
     }
   });
 
+  it('sends a __Host- cookie with Secure under cookie_secure auto, even over plain HTTP', async () => {
+    // Without Secure every browser drops a prefixed cookie; with it, localhost still accepts it.
+    const bed = await sessionBed('express', { cookie: { name: '__Host-sid' } });
+    try {
+      const res = await bed.http().get('/write').expect(200);
+      const [cookie] = setCookies(res, '__Host-sid');
+      expect(cookie).toMatch(/^__Host-sid=.*; Path=\/;.*Secure/);
+    } finally {
+      await bed.close();
+    }
+  });
+
   it('refuses to boot without a secret, with an empty one, or with unsafe cookie settings', async () => {
     const bad = [
       { secret: '' },
