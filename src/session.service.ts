@@ -6,7 +6,7 @@ import { SESSION_MANAGER } from './redis-session.providers.js';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import { SOCKET_HANDSHAKE } from './http/execution-context.js';
 import { appendRawSetCookie } from './http/node-response.js';
-import { EXTRA_COOKIES, isHttps, rawRequest, rawResponseOf } from './http/session-slot.js';
+import { EXTRA_COOKIES, rawRequest, rawResponseOf, secureFor } from './http/session-slot.js';
 import { anonymousToken, maskToken } from './security/csrf-token.js';
 import { randomToken } from './security/cookie-signature.util.js';
 import type { SessionData } from './session-data.interface.js';
@@ -333,12 +333,11 @@ export class SessionService {
     if (nonce === undefined || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
       nonce = randomToken();
       const response = rawResponseOf(raw);
-      const secure = config.cookieSecure === 'auto' ? isHttps(request) : config.cookieSecure;
       const header = serializeCookie(name, nonce, {
         httpOnly: true,
         sameSite: 'lax',
         path: config.cookieAttributes.path ?? '/',
-        secure,
+        secure: secureFor(config.cookieSecure, request),
         maxAge: ANONYMOUS_CSRF_SECONDS,
       });
       // Express reaches its response from the request; on Fastify the onSend hook adds it.

@@ -6,7 +6,7 @@ import {
   resetTimeout,
 } from '../session/session-meta.js';
 import type { SessionState } from '../session/session-state.js';
-import { isHttps } from './session-slot.js';
+import { secureFor } from './session-slot.js';
 
 /**
  * express-session's `req.session.cookie`. Reads give this request's cookie; `maxAge` and
@@ -58,8 +58,7 @@ export class CompatCookie implements ExpressSessionCookie {
   }
 
   get secure(): boolean {
-    const { cookieSecure } = this.config;
-    return cookieSecure === 'auto' ? isHttps(this.request) : cookieSecure;
+    return secureFor(this.config.cookieSecure, this.request);
   }
 
   get sameSite(): string | boolean | undefined {

@@ -85,6 +85,14 @@ export function isHttps(request: object): boolean {
 }
 
 /**
+ * Whether this request's session cookies carry `Secure`: `cookie_secure` as configured, `auto`
+ * resolved by `isHttps`. @internal
+ */
+export function secureFor(cookieSecure: boolean | 'auto', request: object): boolean {
+  return cookieSecure === 'auto' ? isHttps(request) : cookieSecure;
+}
+
+/**
  * Raw requests that GraphQL resolvers ran in. Their response is a 200 whether or not a field
  * failed, so the boundary reads the body for errors (a guard's refusal never reaches the
  * interceptor). Kept apart from the slot: a resolver may run before anything loads the session.

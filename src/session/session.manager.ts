@@ -5,9 +5,9 @@ import { hasGraphqlErrors } from '../http/graphql-errors.js';
 import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
   isGraphqlRequest,
-  isHttps,
   rawRequest,
   rawResponseOf,
+  secureFor,
   setSlot,
   slotOf,
   slotOfRaw,
@@ -223,8 +223,7 @@ export class SessionManager {
 
   private cookiesFor(request: object, state: SessionState, action: CookieAction): string[] {
     if (action === 'none' && state.extraCookies.length === 0) return NO_COOKIES;
-    const secure =
-      this.config.cookieSecure === 'auto' ? isHttps(request) : this.config.cookieSecure;
+    const secure = secureFor(this.config.cookieSecure, request);
     const cookies = [...state.extraCookies];
     if (action === 'set') {
       const persistFor = persistentCookieSeconds(state, this.config.timeoutSeconds);
