@@ -319,13 +319,11 @@ export class SessionLifecycle {
    * `setUser` before `user_key` was set) keeps its binding.
    */
   private syncUserKey(state: SessionState): void {
-    const { userKey } = this;
-    if (userKey === undefined || state.intent === 'end') return;
-    const user = userKey.read(state.data);
-    if (user === state.user) return;
-    if (user === undefined && !userKey.wasStored(state)) return;
-    if (user === undefined) this.unbind(state);
-    else this.bind(state, user);
+    if (this.userKey === undefined || state.intent === 'end') return;
+    const claim = this.userKey.claim(state);
+    if (claim === undefined || (claim ?? undefined) === state.user) return;
+    if (claim === null) this.unbind(state);
+    else this.bind(state, claim);
     state.userChanged = true;
   }
 
@@ -339,12 +337,8 @@ export class SessionLifecycle {
 
   /** The user as the request sees it now: with `user_key`, what the key holds decides. */
   userOf(state: SessionState): UserId | undefined {
-    const { userKey } = this;
-    if (userKey === undefined) return state.user;
-    const user = userKey.read(state.data);
-    // As the commit will see it: a stored key that lost its id unbinds.
-    if (user === undefined && userKey.wasStored(state)) return undefined;
-    return user ?? state.user;
+    const claim = this.userKey?.claim(state);
+    return claim === undefined ? state.user : (claim ?? undefined);
   }
 
   private unbind(state: SessionState): void {

@@ -62,9 +62,15 @@ export class UserKey {
     else bag[this.path[last]] = user;
   }
 
-  /** Whether the key was stored when the session was loaded: only then does its absence unbind. */
-  wasStored(state: SessionState): boolean {
-    return state.snapshot.has(this.field);
+  /**
+   * The user the key says the session belongs to: its id; `null` when a stored key lost it (the
+   * app logged out); `undefined` when the key says nothing (never stored and not written: a
+   * session bound by `setUser` before `user_key` was set keeps its binding).
+   */
+  claim(state: SessionState): UserId | null | undefined {
+    const user = this.read(state.data);
+    if (user !== undefined) return user;
+    return state.snapshot.has(this.field) ? null : undefined;
   }
 
   /** Puts the top-level key back as it was stored (a failed request's login did not happen). */
