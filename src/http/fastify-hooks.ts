@@ -75,28 +75,31 @@ function applyOutcome(
 
 /** Replies whose commit is waiting on Redis. */
 const COMMITTING = new WeakSet<object>();
+/** Reply prototypes whose `send` (their own or inherited) already checks COMMITTING. */
+const HELD_PROTOTYPES = new WeakSet<object>();
 const SEND_HELD = Symbol.for('nestjs-redis-sessions:send-held');
 
 /**
  * While the commit waits on Redis, a second `reply.send()` is ignored. Nest 11's `@Redirect()`
  * (and any handler that sends without awaiting the reply) lets its handler's promise resolve
  * with the reply still in `onSend`; Fastify then sends it again, the headers are written twice
- * and the process dies of ERR_HTTP_HEADERS_SENT. The check sits once on the prototype that owns
- * `send` (a property added to each reply would give every reply a hidden class of its own).
- * Returns what ends the hold.
+ * and the process dies of ERR_HTTP_HEADERS_SENT. The check is put once on the prototype that
+ * owns `send` (a property added to each reply would give every reply a hidden class of its own);
+ * the reply is then only marked, and unmarked when the commit settles.
  */
-function holdSend(reply: FastifyLikeReply): () => void {
-  let proto = Object.getPrototypeOf(reply) as Record<PropertyKey, unknown> | null;
-  while (proto !== null && !Object.hasOwn(proto, 'send')) proto = Object.getPrototypeOf(proto);
-  if (proto !== null && proto[SEND_HELD] !== true && typeof proto.send === 'function') {
-    const send = proto.send as (this: object, ...args: unknown[]) => unknown;
-    proto.send = function heldSend(this: object, ...args: unknown[]) {
-      return COMMITTING.has(this) ? this : send.apply(this, args);
-    };
-    proto[SEND_HELD] = true;
-  }
+function holdSend(reply: FastifyLikeReply): void {
   COMMITTING.add(reply);
-  return () => COMMITTING.delete(reply);
+  const direct = Object.getPrototypeOf(reply) as Record<PropertyKey, unknown> | null;
+  if (direct === null || HELD_PROTOTYPES.has(direct)) return;
+  HELD_PROTOTYPES.add(direct);
+  let owner: Record<PropertyKey, unknown> | null = direct;
+  while (owner !== null && !Object.hasOwn(owner, 'send')) owner = Object.getPrototypeOf(owner);
+  if (owner === null || owner[SEND_HELD] === true || typeof owner.send !== 'function') return;
+  const send = owner.send as (this: object, ...args: unknown[]) => unknown;
+  owner.send = function heldSend(this: object, ...args: unknown[]) {
+    return COMMITTING.has(this) ? this : send.apply(this, args);
+  };
+  owner[SEND_HELD] = true;
 }
 
 /**
@@ -123,14 +126,14 @@ export function registerFastifyHooks(instance: FastifyLikeInstance, commit: Fast
     const outcome = commit(request, false, reply.statusCode, payload);
     // A read-only request commits synchronously: the reply goes on in this same tick.
     if (!(outcome instanceof Promise)) return done(null, applyOutcome(reply, outcome, payload));
-    const release = holdSend(reply);
+    holdSend(reply);
     outcome.then(
       (settled) => {
-        release();
+        COMMITTING.delete(reply);
         done(null, applyOutcome(reply, settled, payload));
       },
       () => {
-        release();
+        COMMITTING.delete(reply);
         done(null, payload);
       },
     );
