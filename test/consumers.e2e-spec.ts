@@ -140,6 +140,9 @@ async function assertBuilt(): Promise<void> {
   }
 }
 
+/** When the fixtures' versions were last chosen: npm resolves as it would have then. */
+const RESOLVED_BEFORE = '2026-12-01T00:00:00Z';
+
 async function pack(destination: string): Promise<string> {
   const outcome = expectSuccess(
     await run('npm', ['pack', '--json', '--pack-destination', destination], { cwd: REPO }),
@@ -156,10 +159,17 @@ async function install(work: string, consumer: Consumer, tarball: string): Promi
     filter: (source) => !/[\\/](node_modules|dist|coverage)$|\.tsbuildinfo$/.test(source),
   });
   expectSuccess(
-    await run('npm', ['install', '--no-audit', '--no-fund', tarball], {
-      cwd: dir,
-      timeoutMs: INSTALL_TIMEOUT,
-    }),
+    // Only versions published before the fixtures were pinned: a release still half-copied to
+    // the registry (a package naming dependencies not yet there) cannot break the install, and
+    // the run does not drift with every new transitive version.
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', `--before=${RESOLVED_BEFORE}`, tarball],
+      {
+        cwd: dir,
+        timeoutMs: INSTALL_TIMEOUT,
+      },
+    ),
   );
   return dir;
 }
