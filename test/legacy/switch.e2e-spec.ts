@@ -185,31 +185,40 @@ describe.each([
   });
 });
 
+/** An express-session + passport app and ours, on one Redis, with our legacy settings. */
+async function expressSwitch(ours: { encryptionKey?: string; legacySecrets?: string[] }) {
+  const redis = await startRedis();
+  const legacyPrefix = `${redis.prefix}sess:`;
+  const { login } = expressSessionApp(redis.client, {
+    prefix: legacyPrefix,
+    secrets: [LEGACY_SECRET],
+  });
+  const app = await createApp('express', {
+    imports: [
+      RedisSessionModule.forRoot({
+        secret: SECRET,
+        prefix: `${redis.prefix}ours:`,
+        redis: { url: redis.url },
+        encryptionKey: ours.encryptionKey,
+        legacy: {
+          cookieName: 'connect.sid',
+          secrets: ours.legacySecrets ?? [LEGACY_SECRET],
+          prefix: legacyPrefix,
+        },
+      }),
+    ],
+    controllers: [WhoAmIController],
+  });
+  return { redis, app, login };
+}
+
 describe('switching with encryption at rest on', () => {
   let redis: RedisHandle;
   let app: INestApplication;
-  let legacyPrefix: string;
   let login: (user?: string) => Promise<string>;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    legacyPrefix = `${redis.prefix}sess:`;
-    login = expressSessionApp(redis.client, {
-      prefix: legacyPrefix,
-      secrets: [LEGACY_SECRET],
-    }).login;
-    app = await createApp('express', {
-      imports: [
-        RedisSessionModule.forRoot({
-          secret: SECRET,
-          prefix: `${redis.prefix}ours:`,
-          redis: { url: redis.url },
-          encryptionKey: 'c'.repeat(64),
-          legacy: { cookieName: 'connect.sid', secrets: [LEGACY_SECRET], prefix: legacyPrefix },
-        }),
-      ],
-      controllers: [WhoAmIController],
-    });
+    ({ redis, app, login } = await expressSwitch({ encryptionKey: 'c'.repeat(64) }));
   });
 
   afterAll(async () => {
@@ -243,27 +252,7 @@ describe('switching with a wrong legacy secret', () => {
   let login: (user?: string) => Promise<string>;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    const legacyPrefix = `${redis.prefix}sess:`;
-    login = expressSessionApp(redis.client, {
-      prefix: legacyPrefix,
-      secrets: [LEGACY_SECRET],
-    }).login;
-    app = await createApp('express', {
-      imports: [
-        RedisSessionModule.forRoot({
-          secret: SECRET,
-          prefix: `${redis.prefix}ours:`,
-          redis: { url: redis.url },
-          legacy: {
-            cookieName: 'connect.sid',
-            secrets: ['a-typo-in-the-secret'],
-            prefix: legacyPrefix,
-          },
-        }),
-      ],
-      controllers: [WhoAmIController],
-    });
+    ({ redis, app, login } = await expressSwitch({ legacySecrets: ['a-typo-in-the-secret'] }));
   });
 
   afterAll(async () => {

@@ -86,30 +86,19 @@ describe.each(ADAPTERS)('hardening on %s', (adapter) => {
       expect(res.body).toEqual({ data: {} });
     });
 
+    /** A POST carrying a CSRF token in the header, with the cookies given. */
+    const csrfPost = (path: string, token: string, cookie: string) =>
+      bed.http().post(path).set('Cookie', cookie).set('X-CSRF-Token', token);
+
     it('CSRF tokens are masked per response and every masking verifies', async () => {
       const first = await bed.http().get('/h/masked').expect(200);
       const cookie = cookieOf(first);
       const { a, b } = first.body;
       expect(a).not.toBe(b);
-      await bed
-        .http()
-        .post('/h/protected')
-        .set('Cookie', cookie)
-        .set('X-CSRF-Token', a)
-        .expect(201);
-      await bed
-        .http()
-        .post('/h/protected')
-        .set('Cookie', cookie)
-        .set('X-CSRF-Token', b)
-        .expect(201);
+      await csrfPost('/h/protected', a, cookie).expect(201);
+      await csrfPost('/h/protected', b, cookie).expect(201);
       const forged = a.slice(0, -2) + (a.endsWith('AA') ? 'BB' : 'AA');
-      await bed
-        .http()
-        .post('/h/protected')
-        .set('Cookie', cookie)
-        .set('X-CSRF-Token', forged)
-        .expect(403);
+      await csrfPost('/h/protected', forged, cookie).expect(403);
     });
 
     it('an anonymous form token creates no session: 200 login forms store nothing', async () => {
@@ -118,49 +107,20 @@ describe.each(ADAPTERS)('hardening on %s', (adapter) => {
       for (let i = 0; i < 200; i++) last = await bed.http().get('/h/login-form').expect(200);
       expect((await bed.keys()).length).toBe(before);
       expect(setCookies(last)).toEqual([]);
-      const nonce = (last.headers['set-cookie'] as unknown as string[]).find((c) =>
-        c.startsWith('session.csrf='),
-      )!;
-      await bed
-        .http()
-        .post('/h/login')
-        .set('Cookie', nonce.split(';')[0])
-        .set('X-CSRF-Token', last.body.token)
-        .expect(201);
+      const nonce = cookieOf(last, 'session.csrf');
+      await csrfPost('/h/login', last.body.token, nonce).expect(201);
       await bed.http().post('/h/login').set('X-CSRF-Token', last.body.token).expect(403);
       const other = signedCookie('x'.repeat(43)).replace('session=', 'session.csrf=').split('.')[0];
-      await bed
-        .http()
-        .post('/h/login')
-        .set('Cookie', other)
-        .set('X-CSRF-Token', last.body.token)
-        .expect(403);
+      await csrfPost('/h/login', last.body.token, other).expect(403);
     });
 
     it("a login form's anonymous token stops passing once the session is logged in", async () => {
       const form = await bed.http().get('/h/login-form').expect(200);
-      const nonce = (form.headers['set-cookie'] as unknown as string[])
-        .find((c) => c.startsWith('session.csrf='))!
-        .split(';')[0];
-      const login = await bed
-        .http()
-        .post('/h/login-as/ann')
-        .set('Cookie', nonce)
-        .set('X-CSRF-Token', form.body.token)
-        .expect(201);
+      const nonce = cookieOf(form, 'session.csrf');
+      const login = await csrfPost('/h/login-as/ann', form.body.token, nonce).expect(201);
       const jar = `${cookieOf(login)}; ${nonce}`;
-      await bed
-        .http()
-        .post('/h/protected')
-        .set('Cookie', jar)
-        .set('X-CSRF-Token', form.body.token)
-        .expect(403);
-      await bed
-        .http()
-        .post('/h/protected')
-        .set('Cookie', jar)
-        .set('X-CSRF-Token', login.body.token)
-        .expect(201);
+      await csrfPost('/h/protected', form.body.token, jar).expect(403);
+      await csrfPost('/h/protected', login.body.token, jar).expect(201);
     });
   });
 });
