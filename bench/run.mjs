@@ -259,7 +259,9 @@ try {
   const runs = [];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const route of ROUTES) {
-      for (const s of servers.filter((server) => routesOf(server.variant).includes(route))) {
+      // Even rounds run the variants in reverse, so no variant always follows the same neighbour.
+      const measured = servers.filter((server) => routesOf(server.variant).includes(route));
+      for (const s of round % 2 === 0 ? measured.reverse() : measured) {
         const r = await throughputRun(redis.client, s, route);
         runs.push({ round, route, variant: s.variant, ...r });
         log(`round ${round} /${route} ${s.variant}: ${Math.round(r.rps)} req/s p99 ${r.p99} ms, server ${r.serverUs.toFixed(1)} µs/req, redis ${r.redisUs.toFixed(1)} µs/req, bad ${r.bad}, background CPU ${Math.round(100 * (r.background ?? 0))}%`);
