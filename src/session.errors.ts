@@ -26,9 +26,14 @@ export const MESSAGES = {
 
 /** Thrown at boot when settings or options are missing or invalid; names every problem. @publicApi */
 export class InvalidSessionOptionsError extends Error {
-  constructor(public readonly problems: string[]) {
+  /** Each problem, one line each, as the message lists them. */
+  declare readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(MESSAGES.invalidOptions(problems));
     this.name = 'InvalidSessionOptionsError';
+    // Not enumerable: an uncaught error prints its own properties, and the list is already the message.
+    Object.defineProperty(this, 'problems', { value: problems, enumerable: false });
   }
 }
 

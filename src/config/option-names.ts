@@ -89,8 +89,29 @@ function distance(a: string, b: string): number {
   return previous[b.length];
 }
 
-/** The known name a typo most likely meant, if one is close enough. @internal */
+/**
+ * The known name a typo most likely meant, if one is close enough; failing that, a known name the
+ * given one ends with after a separator (`redis_url` for `url`, `sessionTimeout` for `timeout`).
+ * @internal
+ */
 export function nearestName(name: string, known: readonly string[]): string | undefined {
+  return closest(name, known) ?? qualified(name, known);
+}
+
+function qualified(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  for (const candidate of known) {
+    const tail = candidate.toLowerCase();
+    const at = lower.length - tail.length;
+    if (at <= 0 || !lower.endsWith(tail)) continue;
+    const boundary = name[at - 1] === '_' || name[at - 1] === '.' || name[at] !== lower[at];
+    if (boundary && (best === undefined || candidate.length > best.length)) best = candidate;
+  }
+  return best;
+}
+
+function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of known) {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { InvalidSessionOptionsError } from '../session.errors.js';
 import { SESSION_SETTING_NAMES, sessionOptionsFromSettings } from './session-settings.js';
 
@@ -199,6 +200,55 @@ describe('sessionOptionsFromSettings', () => {
       ),
       'redis.sessions.timeot is not a known setting: did you mean redis.sessions.timeout?',
     ]);
+  });
+
+  it('points a qualified name at the setting it ends with', () => {
+    const problems = problemsOf({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_REDIS_URL: 'redis://cache:6379',
+      'redis.sessions.session_timeout': '60',
+    });
+    expect(problems).toEqual([
+      'REDIS_SESSIONS_REDIS_URL is not a known setting: did you mean REDIS_SESSIONS_URL?',
+      'redis.sessions.session_timeout is not a known setting: did you mean redis.sessions.timeout?',
+    ]);
+  });
+
+  it('names the spellings a switch accepts', () => {
+    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_TRACK_IP: 'maybe' })).toEqual(
+      ['REDIS_SESSIONS_TRACK_IP must be true or false (or yes/no, on/off, 1/0), got "maybe"'],
+    );
+  });
+
+  it('is not confused by the variables Kubernetes injects for a Service named redis-sessions', () => {
+    const options = sessionOptionsFromSettings({
+      REDIS_SESSIONS_SECRET: SECRET,
+      REDIS_SESSIONS_SERVICE_HOST: '10.0.0.5',
+      REDIS_SESSIONS_SERVICE_PORT: '6379',
+      REDIS_SESSIONS_SERVICE_PORT_REDIS: '6379',
+      REDIS_SESSIONS_PORT: 'tcp://10.0.0.5:6379',
+      REDIS_SESSIONS_PORT_6379_TCP: 'tcp://10.0.0.5:6379',
+      REDIS_SESSIONS_PORT_6379_TCP_PROTO: 'tcp',
+      REDIS_SESSIONS_PORT_6379_TCP_PORT: '6379',
+      REDIS_SESSIONS_PORT_6379_TCP_ADDR: '10.0.0.5',
+    });
+    expect(options).toEqual({ secret: SECRET });
+    // A port the user wrote is still a setting, and still checked.
+    expect(problemsOf({ REDIS_SESSIONS_SECRET: SECRET, REDIS_SESSIONS_PORT: 'tcp' })).toEqual([
+      'REDIS_SESSIONS_PORT must be a whole number, got "tcp"',
+    ]);
+  });
+
+  it('prints its problems once when it goes uncaught', () => {
+    let error: unknown;
+    try {
+      sessionOptionsFromSettings({ REDIS_SESSIONS_COLOR: 'blue' });
+    } catch (caught) {
+      error = caught;
+    }
+    const printed = inspect(error);
+    expect(printed.split('REDIS_SESSIONS_COLOR is not a known setting')).toHaveLength(2);
+    expect((error as InvalidSessionOptionsError).problems).toHaveLength(2);
   });
 
   it('knows every setting of the contract', () => {

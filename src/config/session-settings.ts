@@ -60,6 +60,20 @@ const FALSE = new Set(['false', '0', 'no', 'off']);
 /** The names of every setting `sessionOptionsFromSettings` knows, in snake_case. @publicApi */
 export const SESSION_SETTING_NAMES: readonly string[] = Object.keys(SETTINGS);
 
+/**
+ * What Kubernetes puts in every pod of a namespace for a Service (its name upper-cased, so a
+ * Service called `redis-sessions` makes `REDIS_SESSIONS_SERVICE_HOST`, `REDIS_SESSIONS_PORT=
+ * tcp://10.0.0.5:6379`, `REDIS_SESSIONS_PORT_6379_TCP_ADDR`…): never a setting of ours.
+ */
+const SERVICE_LINK_NAME =
+  /^(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)$/;
+const SERVICE_LINK_PORT = /^(tcp|udp|sctp):\/\/[^/\s]+:\d+$/;
+
+function isServiceLink(rest: string, raw: unknown): boolean {
+  if (SERVICE_LINK_NAME.test(rest)) return true;
+  return rest === 'PORT' && typeof raw === 'string' && SERVICE_LINK_PORT.test(raw.trim());
+}
+
 function envPrefixOf(prefix: string): string {
   return prefix.replace(/[^A-Za-z0-9]/g, '_').toUpperCase();
 }
@@ -97,7 +111,9 @@ function coerce(kind: Kind, raw: unknown): [unknown, string?] {
         : [undefined, `must be a number, got "${raw}"`];
     case 'bool':
       if (TRUE.has(lower)) return [true];
-      return FALSE.has(lower) ? [false] : [undefined, `must be true or false, got "${raw}"`];
+      return FALSE.has(lower)
+        ? [false]
+        : [undefined, `must be true or false (or yes/no, on/off, 1/0), got "${raw}"`];
     case 'secure':
       if (lower === 'auto') return ['auto'];
       return coerce('bool', text).length === 1
@@ -133,7 +149,9 @@ function assign(target: Record<string, any>, path: string, value: unknown): void
  * `session_factory_from_settings` does: keeps only the prefixed keys, in dotted form
  * (`redis.sessions.cookie_name`) or environment form (`REDIS_SESSIONS_COOKIE_NAME`), coerces
  * strings to numbers, booleans and lists, validates, and throws ONE `InvalidSessionOptionsError`
- * that names every invalid, unknown or missing setting. Empty strings count as unset.
+ * that names every invalid, unknown or missing setting. Empty strings count as unset, and the
+ * variables Kubernetes injects for a Service whose name matches the prefix
+ * (`REDIS_SESSIONS_SERVICE_HOST`, `REDIS_SESSIONS_PORT=tcp://…`) are not settings.
  *
  * @example RedisSessionModule.forRoot(sessionOptionsFromSettings(process.env))
  * @param settings a flat record such as `process.env` or a parsed config file.
@@ -150,7 +168,11 @@ export function sessionOptionsFromSettings(
   for (const [key, raw] of Object.entries(settings ?? {})) {
     let name: string | undefined;
     if (key.startsWith(prefix)) name = key.slice(prefix.length);
-    else if (key.startsWith(envPrefix)) name = key.slice(envPrefix.length).toLowerCase();
+    else if (key.startsWith(envPrefix)) {
+      const rest = key.slice(envPrefix.length);
+      if (isServiceLink(rest, raw)) continue;
+      name = rest.toLowerCase();
+    }
     if (name === undefined || raw === undefined || raw === '') continue;
     // Object.hasOwn: `name in` would take CONSTRUCTOR or TO_STRING for settings.
     if (!Object.hasOwn(SETTINGS, name)) {
