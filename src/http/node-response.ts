@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /** What the response boundary learns from a commit. @internal */
@@ -23,16 +24,43 @@ export type BoundaryCommit = (
 
 type Writer = (...args: unknown[]) => unknown;
 
+const logger = new Logger('RedisSession');
+
+/** Where a `writeHead(status[, reason], headers)` call carries its headers. */
+function headersAt(args: unknown[]): number {
+  return typeof args[1] === 'string' ? 2 : 1;
+}
+
+/**
+ * Turns a deferred `writeHead`'s array headers, flat (`[k, v, k, v]`) or as pairs (`[[k, v]]`),
+ * into headers set on the response, each name once with all its values, and drops them from the
+ * call. Node 20 copies such an array with `setHeader` once anything was set before (as the commit
+ * sets its cookie), so a second `Set-Cookie` in it replaced the first and pairs threw, after the
+ * handler had returned (CVE-2025-7339 is the same mistake in on-headers).
+ */
+function spreadArrayHeaders(res: ServerResponse, args: unknown[]): void {
+  const at = headersAt(args);
+  const headers = args[at];
+  if (!Array.isArray(headers)) return;
+  const flat = (Array.isArray(headers[0]) ? headers.flat() : headers) as unknown[];
+  // An odd list is the app's own mistake: Node names it when the call goes through as it was.
+  if (flat.length % 2 !== 0) return;
+  const byName = new Map<string, { name: string; values: string[] }>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = String(flat[i]);
+    const entry = byName.get(name.toLowerCase()) ?? { name, values: [] };
+    const value = flat[i + 1];
+    entry.values.push(...(Array.isArray(value) ? value.map(String) : [String(value)]));
+    byName.set(name.toLowerCase(), entry);
+  }
+  for (const { name, values } of byName.values())
+    res.setHeader(name, values.length === 1 ? values[0] : values);
+  args.length = at;
+}
+
 /** Appends Set-Cookie values to the headers a deferred `writeHead(status, headers)` carries. */
 function mergeIntoWriteHead(args: unknown[], name: string, values: string[]): void {
-  const at = typeof args[1] === 'string' ? 2 : 1;
-  const headers = args[at];
-  if (Array.isArray(headers)) {
-    // Raw arrays come flat ([k, v, k, v]) or as pairs ([[k, v]]): keep the app's form (CVE-2025-7339).
-    if (Array.isArray(headers[0])) for (const v of values) headers.push([name, v]);
-    else for (const v of values) headers.push(name, v);
-    return;
-  }
+  const headers = args[headersAt(args)];
   if (headers !== null && typeof headers === 'object') {
     const record = headers as OutgoingHttpHeaders;
     const key = Object.keys(record).find((k) => k.toLowerCase() === name) ?? name;
@@ -43,13 +71,9 @@ function mergeIntoWriteHead(args: unknown[], name: string, values: string[]): vo
   }
 }
 
-/** Whether a deferred `writeHead` names a header itself. */
+/** Whether a deferred `writeHead` names a header itself (array headers were spread already). */
 function writeHeadHas(args: unknown[], name: string): boolean {
-  const headers = args[typeof args[1] === 'string' ? 2 : 1];
-  if (Array.isArray(headers)) {
-    const flat = (Array.isArray(headers[0]) ? headers.flat() : headers) as unknown[];
-    return flat.some((v, i) => i % 2 === 0 && String(v).toLowerCase() === name);
-  }
+  const headers = args[headersAt(args)];
   return (
     headers !== null &&
     typeof headers === 'object' &&
@@ -99,12 +123,22 @@ type WrappedName = (typeof WRAPPED)[number];
 
 const never = () => false;
 
-/** Sends a deferred `writeHead`, if there is one. */
+/**
+ * Sends a deferred `writeHead`, if there is one. Deferred past the handler, the call can no
+ * longer throw at the app (nor to Nest's exception filter): a bad one (an invalid header, an odd
+ * header list) is logged and answered 500 instead of taking the process down.
+ */
 function release(res: ServerResponse, hold: Hold): void {
   const args = hold.deferred;
   if (args === undefined) return;
   hold.deferred = undefined;
-  hold.writeHead.apply(res, args);
+  try {
+    spreadArrayHeaders(res, args);
+    hold.writeHead.apply(res, args);
+  } catch (error) {
+    logger.error(`The response's writeHead failed: ${(error as Error)?.message ?? String(error)}`);
+    res.statusCode = 500;
+  }
 }
 
 /** A body (or flushed headers) before the end: the headers go now, without a cookie. */
@@ -201,6 +235,13 @@ function finish(
     if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
     hold.end.call(res, outcome.replace.body);
     return;
+  }
+  if (!left && hold.deferred !== undefined) {
+    try {
+      spreadArrayHeaders(res, hold.deferred);
+    } catch {
+      // release() meets the same header again, logs it and answers 500.
+    }
   }
   if (!left) apply(res, hold.deferred, outcome);
   release(res, hold);

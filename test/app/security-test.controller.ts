@@ -4,6 +4,8 @@ import { Latches } from './latches.js';
 
 export { Latches };
 
+type RawOut = { writeHead(status: number, headers: unknown[]): void; end(body: string): void };
+
 /** Routes for the security and concurrency specs. */
 @Controller('sec')
 export class SecurityTestController {
@@ -71,6 +73,28 @@ export class SecurityTestController {
     if (typeof response.append === 'function') response.append('Set-Cookie', 'theme=dark; Path=/');
     else response.header('set-cookie', 'theme=dark; Path=/');
     return { ok: true };
+  }
+
+  /** The raw `writeHead` with headers as an array: flat (`[k, v, k, v]`) or as pairs. */
+  @Get('raw-head/:form')
+  rawHead(
+    @Session() session: SessionData,
+    @Param('form') form: string,
+    @Res() response: { raw?: RawOut } & RawOut,
+  ) {
+    session.raw = form;
+    const out = response.raw ?? response;
+    const headers =
+      form === 'odd'
+        ? ['Content-Type']
+        : form === 'pairs'
+          ? [
+              ['Content-Type', 'application/json'],
+              ['Set-Cookie', 'theme=dark; Path=/'],
+            ]
+          : ['Content-Type', 'application/json', 'Set-Cookie', 'theme=dark; Path=/'];
+    out.writeHead(200, headers);
+    out.end('{"ok":true}');
   }
 
   @Get('huge')

@@ -11,6 +11,7 @@ import {
   setCookies,
   signedCookie,
 } from '../utils/app.js';
+import { capturedLogs } from '../utils/quiet-logs.js';
 import { monitor } from '../utils/redis-server.js';
 import { sessionBed, type SessionBed } from '../utils/sessions.js';
 
@@ -74,6 +75,38 @@ describe.each(ADAPTERS)('cookie and id security on %s', (adapter) => {
     expect(setCookies(res)).toHaveLength(1);
     const huge = await bed.http().get('/sec/huge').expect(200);
     expect(cookieOf(huge).length).toBeLessThan(120);
+  });
+
+  it.each(['flat', 'pairs'])(
+    "case 7: a raw writeHead with %s array headers keeps the app's Set-Cookie beside the session's, new session or not",
+    async (form) => {
+      const themed = (res: { headers: Record<string, unknown> }) =>
+        (res.headers['set-cookie'] as unknown as string[]).filter((c) => c.startsWith('theme='));
+      const first = await bed.http().get(`/sec/raw-head/${form}`).expect(200, { ok: true });
+      expect(themed(first)).toEqual(['theme=dark; Path=/']);
+      expect(setCookies(first)).toHaveLength(1);
+      expect(first.headers['content-type']).toBe('application/json');
+      const cookie = cookieOf(first);
+      const again = await bed
+        .http()
+        .get(`/sec/raw-head/${form}`)
+        .set('Cookie', cookie)
+        .expect(200, { ok: true });
+      expect(themed(again)).toEqual(['theme=dark; Path=/']);
+      await bed.http().get('/read').set('Cookie', cookie).expect(200);
+      expect(await bed.redis.client.hget(bed.key(idOf(cookie)), 'raw')).toBe(`"${form}"`);
+    },
+  );
+
+  it('a raw writeHead the app got wrong answers 500 and is logged, and the process serves on', async () => {
+    await bed.http().get('/sec/raw-head/odd').expect(500);
+    expect(capturedLogs()).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: expect.stringContaining("The response's writeHead failed"),
+      }),
+    );
+    await bed.http().get('/read').expect(200);
   });
 
   it('case 9: keys outside the namespace, or of another type inside it, are never loaded as sessions', async () => {
