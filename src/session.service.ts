@@ -349,9 +349,13 @@ export class SessionService {
 
   /** Deletes a session by id (administration); resolves whether it existed. */
   async destroy(id: string): Promise<boolean> {
-    // A per-user index entry of it is pruned when that user's sessions are next listed.
-    const ended = await this.guard(this.manager.store.destroy(id));
-    if (ended) this.manager.lifecycle.emit('session.destroyed', id);
+    const { lifecycle, store } = this.manager;
+    // Read first, so the event names the user and that user's list drops it now.
+    const owner = await this.guard(lifecycle.ownerOf(id));
+    const ended = await this.guard(store.destroy(id));
+    if (ended && owner.bound !== undefined)
+      await this.guard(store.indexRemove?.(String(owner.bound), [id]) ?? Promise.resolve());
+    if (ended) lifecycle.emit('session.destroyed', id, owner.user);
     return ended;
   }
 

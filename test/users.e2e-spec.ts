@@ -85,6 +85,22 @@ describe.each(ADAPTERS)('sessions by user on %s', (adapter) => {
       ]);
     });
 
+    it("destroy(id) names the session's user in its event and drops it from that user's list", async () => {
+      const a = await device('ida', 'A');
+      await device('ida', 'B');
+      events = [];
+      const service = bed.app.get(SessionService);
+      await expect(service.destroy(a.id)).resolves.toBe(true);
+      expect(events).toEqual([
+        { type: 'session.destroyed', handle: expect.any(String), userId: 'ida' },
+      ]);
+      expect(await indexSize('ida')).toBe(1);
+      await bed.http().get('/u/me').set('Cookie', a.cookie).expect(200, { user: null });
+      // Already gone: nothing ended, nothing announced.
+      await expect(service.destroy(a.id)).resolves.toBe(false);
+      expect(events).toHaveLength(1);
+    });
+
     it('revokes all but the current session, then all', async () => {
       const a = await device('eve', 'A');
       const b = await device('eve', 'B');

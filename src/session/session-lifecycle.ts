@@ -17,6 +17,9 @@ import {
 } from '../users/session-events.js';
 import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
+
+/** A read that leaves the TTL alone (an administrative look before a delete). */
+const NO_SLIDE: SessionTouch = { skipSlide: true, slackMs: 0 };
 import { TouchTracker } from './touch-tracker.js';
 import { idleTimeoutMs } from './session-meta.js';
 import { UserKey } from '../users/user-key.js';
@@ -333,6 +336,29 @@ export class SessionLifecycle {
     else this.bind(state, user);
     this.userKey?.write(state.data, user ?? undefined);
     state.userChanged = true;
+  }
+
+  /**
+   * Who a stored session belongs to: the user it is bound to (its index entry) and the one a
+   * request would see; read without sliding its TTL. Nothing for a session that is gone or does
+   * not decode.
+   */
+  async ownerOf(id: string): Promise<{ bound?: UserId; user?: UserId }> {
+    let fields: Awaited<ReturnType<SessionStore['load']>>;
+    try {
+      fields = await this.store.load(id, this.defaultTimeoutMs, NO_SLIDE);
+    } catch (error) {
+      if (error instanceof CorruptSessionError) return {};
+      throw error;
+    }
+    if (fields === null || fields === 'expired' || !fields.has(META.created)) return {};
+    try {
+      const { serializer, maxSize } = this.config;
+      const state = reviveSession(id, this.decrypt(fields), serializer, maxSize);
+      return { bound: state.user, user: this.userOf(state) };
+    } catch {
+      return {};
+    }
   }
 
   /** The user as the request sees it now: with `user_key`, what the key holds decides. */
