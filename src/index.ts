@@ -30,9 +30,10 @@ export type { UserId } from './session/session-state.js';
 export * from './http/express-session.middleware.js';
 export type { ExpressSessionCookie } from './http/express-session-cookie.js';
 export * from './health/session-store.health.js';
-export type {
-  SessionEvent,
-  SessionEventListener,
-  SessionEventType,
+export {
+  SESSION_EVENTS,
+  type SessionEvent,
+  type SessionEventListener,
+  type SessionEventType,
 } from './users/session-events.js';
 export { sessionRequestResponse, type SessionRequestResponse } from './http/execution-context.js';

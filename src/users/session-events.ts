@@ -6,6 +6,18 @@ export type SessionEventType =
   'session.created' | 'session.regenerated' | 'session.destroyed' | 'session.expired';
 
 /**
+ * The event names, for `@OnEvent(SESSION_EVENTS.destroyed)` and `event.type` checks without
+ * spelling the strings out.
+ * @publicApi
+ */
+export const SESSION_EVENTS = {
+  created: 'session.created',
+  regenerated: 'session.regenerated',
+  destroyed: 'session.destroyed',
+  expired: 'session.expired',
+} as const satisfies Record<string, SessionEventType>;
+
+/**
  * What a listener receives: the event, the session's handle (safe to log or show, never the id)
  * and the user it was bound to, if any.
  * @publicApi
