@@ -89,6 +89,20 @@ describe('configuring RedisSessionModule', () => {
     );
   });
 
+  it('Sentinel and Cluster nodes given in code as the settings text are named as such', async () => {
+    const boot = Test.createTestingModule({
+      imports: [
+        RedisSessionModule.forRoot({
+          secret: SECRET,
+          redis: { sentinels: 'a:26379,b:26379' as never, sentinelName: 'mymaster' },
+        }),
+      ],
+    }).compile();
+    await expect(boot).rejects.toThrow(
+      'redis.sentinels must be an array of { host, port } in code, got the text "a:26379,b:26379" (the host:port,… form is for settings)',
+    );
+  });
+
   it('options from an untyped factory: unknown names (nested too) fail at boot, with the likely one', async () => {
     const untyped: Record<string, unknown> = {
       secret: 'short',

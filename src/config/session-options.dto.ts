@@ -360,6 +360,11 @@ function flatten(errors: ValidationError[], label: OptionLabeler): string[] {
 
 function nodeProblems(nodes: RedisNodeAddress[] | undefined, path: string, label: OptionLabeler) {
   if (nodes === undefined) return [];
+  // The settings' "host:port,host:port" text, given in code where the options want objects.
+  if (typeof nodes === 'string')
+    return [
+      `${label(path)} must be an array of { host, port } in code, got the text ${JSON.stringify(nodes)} (the host:port,… form is for settings)`,
+    ];
   if (!Array.isArray(nodes) || nodes.length === 0)
     return [`${label(path)} must list at least one host:port`];
   return nodes

@@ -15,8 +15,9 @@ export function generateSessionId(): string {
 }
 
 /**
- * The cookie's signature of an id: base64url (no padding) of HMAC-SHA256(secret, id), so another
- * service holding the secret can verify it.
+ * The session cookie's value for an id: `<id>.<signature>`, the signature being base64url (no
+ * padding) of HMAC-SHA256(secret, id), so another service holding the secret can verify it and a
+ * test can make a cookie (`session=${signSessionId(id, secret)}`).
  * @publicApi
  */
 export function signSessionId(id: string, secret: string | KeyObject): string {
