@@ -26,6 +26,9 @@ type Writer = (...args: unknown[]) => unknown;
 
 const logger = new Logger('RedisSession');
 
+/** The 500 body the library sends in place of a response it cannot send: the detail stays in the log. @internal */
+export const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
+
 /** Where a `writeHead(status[, reason], headers)` call carries its headers. */
 function headersAt(args: unknown[]): number {
   return typeof args[1] === 'string' ? 2 : 1;
@@ -128,17 +131,28 @@ const never = () => false;
  * longer throw at the app (nor to Nest's exception filter): a bad one (an invalid header, an odd
  * header list) is logged and answered 500 instead of taking the process down.
  */
-function release(res: ServerResponse, hold: Hold): void {
+function release(res: ServerResponse, hold: Hold): boolean {
   const args = hold.deferred;
-  if (args === undefined) return;
+  if (args === undefined) return true;
   hold.deferred = undefined;
   try {
     spreadArrayHeaders(res, args);
     hold.writeHead.apply(res, args);
+    return true;
   } catch (error) {
     logger.error(`The response's writeHead failed: ${(error as Error)?.message ?? String(error)}`);
     res.statusCode = 500;
+    return false;
   }
+}
+
+/** Ends a held response with `body` in place of the app's, as JSON. */
+function endWith(res: ServerResponse, hold: Hold, body: string): void {
+  for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
+    res.removeHeader(name);
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  hold.end.call(res, body);
 }
 
 /** A body (or flushed headers) before the end: the headers go now, without a cookie. */
@@ -228,12 +242,8 @@ function finish(
   if (outcome.replace && !left) {
     hold.deferred = undefined;
     res.statusCode = outcome.replace.status;
-    for (const name of ['content-length', 'content-type', 'etag', 'content-encoding'])
-      res.removeHeader(name);
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.setHeader('content-length', Buffer.byteLength(outcome.replace.body));
     if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
-    hold.end.call(res, outcome.replace.body);
+    endWith(res, hold, outcome.replace.body);
     return;
   }
   if (!left && hold.deferred !== undefined) {
@@ -244,7 +254,8 @@ function finish(
     }
   }
   if (!left) apply(res, hold.deferred, outcome);
-  release(res, hold);
+  // The app's own writeHead threw, too late to reach the app: a generic 500, as Nest would send.
+  if (!release(res, hold) && !res.headersSent) return endWith(res, hold, GENERIC_500);
   hold.end.apply(res, args);
 }
 

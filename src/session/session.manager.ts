@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { SessionConfig } from '../config/session-config.js';
 import { hasGraphqlErrors } from '../http/graphql-errors.js';
-import { holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
+import { GENERIC_500, holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
   isGraphqlRequest,
   rawRequest,
@@ -25,9 +25,6 @@ import { reviveSession } from './session-codec.js';
 import { SessionLifecycle, type CookieAction } from './session-lifecycle.js';
 import { persistentCookieSeconds } from './session-meta.js';
 import type { SessionState } from './session-state.js';
-
-/** The 500 body a failed commit sends: the detail stays in the log and on the error. */
-const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
 
 const NOTHING: BoundaryOutcome = { cookies: [], headers: [] };
 const NO_COOKIES: string[] = [];
