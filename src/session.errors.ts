@@ -18,6 +18,9 @@ export const MESSAGES = {
   tooManyFields: (count: number, max: number) =>
     `Session has ${count} keys, more than max_fields (${max}). Nothing of this commit was written.`,
   storeUnavailable: 'Session store unavailable',
+  noCookieForNewId:
+    'regenerate() and login() need an HTTP response to carry the new session cookie, and a ' +
+    'WebSocket message has none: log in over HTTP, then reconnect the socket',
   notLoaded:
     'No session for this context: is RedisSessionModule imported? In a ws gateway, call ' +
     'sessionService.bindSocket(client, request) in handleConnection; with globalInterceptor: false, ' +

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MAX_FLASH_MESSAGES } from './redis-session.constants.js';
+import { MESSAGES } from './session.errors.js';
 import { applyTimeout, persistSessionCookie } from './session/session-meta.js';
 import { isUserId } from './users/user-key.js';
 import { SESSION_MANAGER } from './redis-session.providers.js';
@@ -110,6 +111,9 @@ export class SessionService {
    */
   regenerate(session: SessionData): void {
     const state = stateOf(session);
+    // Saved under the old id, a login would log in whoever planted that cookie: refuse it here,
+    // where the handler hears of it, rather than drop it at the commit.
+    if (state.messageScoped) throw new Error(MESSAGES.noCookieForNewId);
     state.rotate(this.manager.lifecycle.newId());
     if (state.system.has(SYSTEM.csrf)) {
       state.system.set(SYSTEM.csrf, randomToken());

@@ -13,6 +13,13 @@ export interface SessionRequestResponse {
 
 /** Per-message scopes of WebSocket handlers, keyed by the argument list guards and interceptors get. */
 const MESSAGE_SCOPES = new WeakMap<object, object>();
+/** The scopes themselves: a session loaded for one has no response to carry a cookie. */
+const SCOPES = new WeakSet<object>();
+
+/** Whether a request is a WebSocket message's scope (no response, so no cookie can be set). @internal */
+export function isMessageScope(request: object): boolean {
+  return SCOPES.has(request);
+}
 
 /**
  * A client's message scopes whose session has not committed yet, oldest first. A parameter
@@ -82,6 +89,7 @@ export function sessionRequestResponse(
       if (handshake === undefined) return undefined;
       scope = { headers: { cookie: handshake.headers.cookie } };
       MESSAGE_SCOPES.set(args, scope);
+      SCOPES.add(scope);
       const live = (IN_FLIGHT.get(client) ?? []).filter((entry) => uncommitted(entry.scope));
       live.push({ args, scope, claimed: false });
       IN_FLIGHT.set(client, live);

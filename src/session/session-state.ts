@@ -105,6 +105,8 @@ export class SessionState {
    * request: a login in one GraphQL field rotates the token before the next field's guard runs.
    */
   loadedCsrf: string | undefined = undefined;
+  /** Loaded for a WebSocket message: no response can carry a new cookie. */
+  messageScoped = false;
   /** The client as the request shows it, for the metadata of a bound session (read when bound). */
   client: () => { userAgent?: string; ip?: string } = () => ({});
 

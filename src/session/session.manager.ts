@@ -1,6 +1,7 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { SessionConfig } from '../config/session-config.js';
+import { isMessageScope } from '../http/execution-context.js';
 import { hasGraphqlErrors } from '../http/graphql-errors.js';
 import { GENERIC_500, holdNodeResponse, type BoundaryOutcome } from '../http/node-response.js';
 import {
@@ -126,6 +127,7 @@ export class SessionManager {
     slot.promise = this.resolve(raw.headers?.cookie as string | undefined).then((state) => {
       slot.state = state;
       state.client = () => clientOf(request);
+      if (isMessageScope(raw)) state.messageScoped = true;
       return state.data;
     });
     return slot.promise;

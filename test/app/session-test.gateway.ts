@@ -57,7 +57,7 @@ export class SessionTestGateway implements OnGatewayConnection {
     throw new Error('handler failed after writing');
   }
 
-  /** A login over a socket, which no cookie can follow: refused at commit, nothing saved. */
+  /** A login over a socket, which no cookie can follow: regenerate() throws. */
   @SubscribeMessage('login')
   login(@Session() session: SessionData) {
     this.sessions.login(session, 'mallory');

@@ -232,22 +232,27 @@ describe.each(ADAPTERS)('sessions in WebSocket gateways on %s', (adapter) => {
       expect(again.body.data).toMatchObject({ counter: 2 });
     });
 
-    it('refuses a login in a message handler, which no cookie can follow: nothing is saved, and it says why', async () => {
+    it('refuses a login in a message handler, which no cookie can follow: it throws, and the id stays', async () => {
       const cookie = await login('alice');
       const client = await connect(cookie);
-      await client.ask('login');
-      // A planted cookie must never become logged in: the session is as it was.
-      expect(await redis.client.hgetall(redis.prefix + idOf(cookie))).not.toHaveProperty('$u');
-      expect(await userFields(redis, idOf(cookie))).toEqual({ user: 'alice' });
+      const exception = client.answers('exception', 1);
+      client.emit('login');
+      expect((await exception)[0]).toMatchObject({
+        status: 'error',
+        message: 'Internal server error',
+      });
       expect(capturedLogs()).toContainEqual(
         expect.objectContaining({
-          level: 'warn',
+          level: 'error',
           message: expect.stringContaining(
-            'regenerate() or login() where no cookie can carry the new id',
+            'regenerate() and login() need an HTTP response to carry the new session cookie',
           ),
         }),
       );
+      // A planted cookie must never become logged in: the session is as it was.
       expect((await client.ask('read')).data).toEqual({ user: 'alice' });
+      expect(await redis.client.hgetall(redis.prefix + idOf(cookie))).not.toHaveProperty('$u');
+      expect(await userFields(redis, idOf(cookie))).toEqual({ user: 'alice' });
     });
 
     it('two @Session() parameters of one handler get the one session of the message', async () => {
