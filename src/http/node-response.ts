@@ -29,25 +29,27 @@ const logger = new Logger('RedisSession');
 /** The 500 body the library sends in place of a response it cannot send: the detail stays in the log. @internal */
 export const GENERIC_500 = JSON.stringify({ statusCode: 500, message: 'Internal server error' });
 
-/** Where a `writeHead(status[, reason], headers)` call carries its headers. */
-function headersAt(args: unknown[]): number {
-  return typeof args[1] === 'string' ? 2 : 1;
-}
-
 /**
- * Turns a deferred `writeHead`'s array headers, flat (`[k, v, k, v]`) or as pairs (`[[k, v]]`),
- * into headers set on the response, each name once with all its values, and drops them from the
- * call. Node 20 copies such an array with `setHeader` once anything was set before (as the commit
- * sets its cookie), so a second `Set-Cookie` in it replaced the first and pairs threw, after the
- * handler had returned (CVE-2025-7339 is the same mistake in on-headers).
+ * Sets the headers of a `writeHead` that is being deferred on the response now, as Node itself
+ * does once any header was set, and leaves the call only its status (and reason). The commit then
+ * adds its cookie and headers beside the app's with the plain header API, whatever form the app
+ * used: an object, a flat array (`[k, v, k, v]`) or pairs (`[[k, v]]`), each name once with all
+ * its values. Node 20 copies an array with `setHeader`, so a second `Set-Cookie` in it replaced the
+ * first and pairs threw (CVE-2025-7339 is the same mistake in on-headers); here a bad header
+ * throws at the app's own call, as it would without the hold.
  */
-function spreadArrayHeaders(res: ServerResponse, args: unknown[]): void {
-  const at = headersAt(args);
+function takeHeaders(res: ServerResponse, args: unknown[]): unknown[] {
+  const at = typeof args[1] === 'string' ? 2 : 1;
   const headers = args[at];
-  if (!Array.isArray(headers)) return;
+  if (headers === undefined || headers === null) return args;
+  if (!Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders))
+      if (name) res.setHeader(name, value as string | string[]);
+    return args.slice(0, at);
+  }
   const flat = (Array.isArray(headers[0]) ? headers.flat() : headers) as unknown[];
-  // An odd list is the app's own mistake: Node names it when the call goes through as it was.
-  if (flat.length % 2 !== 0) return;
+  // An odd list is the app's own mistake: Node names it when the deferred call goes out.
+  if (flat.length % 2 !== 0) return args;
   const byName = new Map<string, { name: string; values: string[] }>();
   for (let i = 0; i < flat.length; i += 2) {
     const name = String(flat[i]);
@@ -58,30 +60,7 @@ function spreadArrayHeaders(res: ServerResponse, args: unknown[]): void {
   }
   for (const { name, values } of byName.values())
     res.setHeader(name, values.length === 1 ? values[0] : values);
-  args.length = at;
-}
-
-/** Appends Set-Cookie values to the headers a deferred `writeHead(status, headers)` carries. */
-function mergeIntoWriteHead(args: unknown[], name: string, values: string[]): void {
-  const headers = args[headersAt(args)];
-  if (headers !== null && typeof headers === 'object') {
-    const record = headers as OutgoingHttpHeaders;
-    const key = Object.keys(record).find((k) => k.toLowerCase() === name) ?? name;
-    const existing = record[key];
-    const list =
-      existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-    record[key] = name === 'set-cookie' ? [...list, ...values] : list.length > 0 ? list : values[0];
-  }
-}
-
-/** Whether a deferred `writeHead` names a header itself (array headers were spread already). */
-function writeHeadHas(args: unknown[], name: string): boolean {
-  const headers = args[headersAt(args)];
-  return (
-    headers !== null &&
-    typeof headers === 'object' &&
-    Object.keys(headers).some((k) => k.toLowerCase() === name)
-  );
+  return args.slice(0, at);
 }
 
 /** Adds Set-Cookie values beside any the app set on the raw response. @internal */
@@ -136,7 +115,6 @@ function release(res: ServerResponse, hold: Hold): boolean {
   if (args === undefined) return true;
   hold.deferred = undefined;
   try {
-    spreadArrayHeaders(res, args);
     hold.writeHead.apply(res, args);
     return true;
   } catch (error) {
@@ -167,7 +145,7 @@ type HeldLogic = (res: ServerResponse, hold: Hold, args: unknown[]) => unknown;
 const writeHeadHeld: HeldLogic = (res, hold, args) => {
   if (hold.done || hold.committing || hold.committedElsewhere())
     return hold.writeHead.apply(res, args);
-  hold.deferred = args;
+  hold.deferred = takeHeaders(res, args);
   return res;
 };
 
@@ -246,14 +224,7 @@ function finish(
     endWith(res, hold, outcome.replace.body);
     return;
   }
-  if (!left && hold.deferred !== undefined) {
-    try {
-      spreadArrayHeaders(res, hold.deferred);
-    } catch {
-      // release() meets the same header again, logs it and answers 500.
-    }
-  }
-  if (!left) apply(res, hold.deferred, outcome);
+  if (!left) apply(res, outcome);
   // The app's own writeHead threw, too late to reach the app: a generic 500, as Nest would send.
   if (!release(res, hold) && !res.headersSent) return endWith(res, hold, GENERIC_500);
   hold.end.apply(res, args);
@@ -371,32 +342,15 @@ function shareWrappers(prototype: object): Record<WrappedName, Writer> {
   return onward;
 }
 
-function apply(
-  res: ServerResponse,
-  deferred: unknown[] | undefined,
-  outcome: BoundaryOutcome,
-): void {
-  if (outcome.cookies.length > 0) {
-    if (deferred !== undefined && writeHeadHas(deferred, 'set-cookie'))
-      mergeIntoWriteHead(deferred, 'set-cookie', outcome.cookies);
-    else appendRawSetCookie(res, outcome.cookies);
-  }
+function apply(res: ServerResponse, outcome: BoundaryOutcome): void {
+  if (outcome.cookies.length > 0) appendRawSetCookie(res, outcome.cookies);
   for (const [name, value] of outcome.headers) {
-    if (res.hasHeader(name) || (deferred !== undefined && writeHeadHas(deferred, name))) {
-      if (name === 'vary') appendVary(res, deferred, value);
-      continue;
+    if (!res.hasHeader(name)) res.setHeader(name, value);
+    else if (name === 'vary') {
+      const merged = varyWith(String(res.getHeader('vary')), value);
+      if (merged !== undefined) res.setHeader('vary', merged);
     }
-    res.setHeader(name, value);
   }
-}
-
-/** Adds a token to Vary unless it is already there (or `*`). */
-function appendVary(res: ServerResponse, deferred: unknown[] | undefined, token: string): void {
-  if (deferred !== undefined && writeHeadHas(deferred, 'vary')) return;
-  const current = String(res.getHeader('vary') ?? '');
-  const tokens = current.split(',').map((t) => t.trim().toLowerCase());
-  if (tokens.includes('*') || tokens.includes(token.toLowerCase())) return;
-  res.setHeader('vary', current ? `${current}, ${token}` : token);
 }
 
 /** Vary merging for any header map (Fastify's reply). @internal */
