@@ -17,12 +17,12 @@ import {
 } from '../users/session-events.js';
 import { FORWARD, META, SYSTEM, SessionState, USER_FIELDS, type UserId } from './session-state.js';
 import { createHmac } from 'node:crypto';
-
-/** A read that leaves the TTL alone (an administrative look before a delete). */
-const NO_SLIDE: SessionTouch = { skipSlide: true, slackMs: 0 };
 import { TouchTracker } from './touch-tracker.js';
 import { idleTimeoutMs } from './session-meta.js';
 import { UserKey } from '../users/user-key.js';
+
+/** A read that leaves the TTL alone (an administrative look before a delete). */
+const NO_SLIDE: SessionTouch = { skipSlide: true, slackMs: 0 };
 
 const QUIET_MS = 5000;
 
