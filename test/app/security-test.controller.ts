@@ -6,6 +6,16 @@ export { Latches };
 
 type RawOut = { writeHead(status: number, headers: unknown[]): void; end(body: string): void };
 
+/** `writeHead` array headers in each form an app may use, and one Node refuses. */
+const RAW_HEADERS: Record<string, unknown[]> = {
+  flat: ['Content-Type', 'application/json', 'Set-Cookie', 'theme=dark; Path=/'],
+  pairs: [
+    ['Content-Type', 'application/json'],
+    ['Set-Cookie', 'theme=dark; Path=/'],
+  ],
+  odd: ['Content-Type'],
+};
+
 /** Routes for the security and concurrency specs. */
 @Controller('sec')
 export class SecurityTestController {
@@ -84,16 +94,7 @@ export class SecurityTestController {
   ) {
     session.raw = form;
     const out = response.raw ?? response;
-    const headers =
-      form === 'odd'
-        ? ['Content-Type']
-        : form === 'pairs'
-          ? [
-              ['Content-Type', 'application/json'],
-              ['Set-Cookie', 'theme=dark; Path=/'],
-            ]
-          : ['Content-Type', 'application/json', 'Set-Cookie', 'theme=dark; Path=/'];
-    out.writeHead(200, headers);
+    out.writeHead(200, RAW_HEADERS[form]);
     out.end('{"ok":true}');
   }
 
